@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { minorUnits } from './money';
+
+export const orderLineSchema = z.object({
+  sku: z.string().min(1).max(64),
+  quantity: z.number().int().positive(),
+  unitPrice: minorUnits,
+});
+export type OrderLine = z.infer<typeof orderLineSchema>;
+
+export const CancellationReason = {
+  PaymentDeclined: 'PAYMENT_DECLINED',
+  OutOfStock: 'OUT_OF_STOCK',
+  CustomerRequest: 'CUSTOMER_REQUEST',
+  Timeout: 'TIMEOUT',
+  ProcessingFailed: 'PROCESSING_FAILED',
+} as const;
+export type CancellationReason = (typeof CancellationReason)[keyof typeof CancellationReason];
+export const cancellationReasonSchema = z.enum([
+  'PAYMENT_DECLINED',
+  'OUT_OF_STOCK',
+  'CUSTOMER_REQUEST',
+  'TIMEOUT',
+  'PROCESSING_FAILED',
+]);
+
+/** Event: a customer placed an order; starts the saga. Payment reacts. */
+export const OrderPlaced = {
+  type: 'OrderPlaced',
+  schema: z.object({
+    orderId: z.string().uuid(),
+    customerId: z.string().min(1).max(64),
+    items: z.array(orderLineSchema).min(1),
+    total: minorUnits,
+    currency: z.string().length(3),
+  }),
+} as const;
+export type OrderPlaced = z.infer<typeof OrderPlaced.schema>;
+
+/** Event: the saga completed; the order is confirmed. */
+export const OrderConfirmed = {
+  type: 'OrderConfirmed',
+  schema: z.object({
+    orderId: z.string().uuid(),
+    customerId: z.string().min(1),
+    total: minorUnits,
+    currency: z.string().length(3),
+    placedAt: z.string().datetime({ offset: true }),
+  }),
+} as const;
+export type OrderConfirmed = z.infer<typeof OrderConfirmed.schema>;
+
+/** Event: the order was cancelled (compensations, if any, were requested). */
+export const OrderCancelled = {
+  type: 'OrderCancelled',
+  schema: z.object({
+    orderId: z.string().uuid(),
+    customerId: z.string().min(1),
+    reason: cancellationReasonSchema,
+    total: minorUnits,
+    currency: z.string().length(3),
+    placedAt: z.string().datetime({ offset: true }),
+  }),
+} as const;
+export type OrderCancelled = z.infer<typeof OrderCancelled.schema>;
+
+/** Command (Order → Payment): give back whatever was charged for this order. */
+export const RefundPayment = {
+  type: 'RefundPayment',
+  schema: z.object({ orderId: z.string().uuid(), reason: cancellationReasonSchema }),
+} as const;
+export type RefundPayment = z.infer<typeof RefundPayment.schema>;
+
+/** Command (Order → Inventory): release whatever was reserved for this order. */
+export const ReleaseStock = {
+  type: 'ReleaseStock',
+  schema: z.object({ orderId: z.string().uuid(), reason: cancellationReasonSchema }),
+} as const;
+export type ReleaseStock = z.infer<typeof ReleaseStock.schema>;
+
+/** Timeout message (Order → Order): the saga's deadline passed. */
+export const OrderDeadlineReached = {
+  type: 'OrderDeadlineReached',
+  schema: z.object({ orderId: z.string().uuid(), deadline: z.string().datetime({ offset: true }) }),
+} as const;
+export type OrderDeadlineReached = z.infer<typeof OrderDeadlineReached.schema>;
+
+/** A SKU as every service accepts it: letters, digits and . _ -, at most 64. */
+export const skuPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

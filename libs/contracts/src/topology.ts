@@ -1,0 +1,20 @@
+/**
+ * Who consumes what on the saga exchange: each consumer's queue and its bindings. Every
+ * service declares all of it when it connects (idempotently), so a message published before
+ * its consumer first started still lands in that consumer's queue. A unit test keeps this in
+ * step with each service's handlers.
+ */
+export const sagaTopology: Record<string, string[]> = {
+  order: [
+    'payment.payment-authorized',
+    'payment.payment-declined',
+    'payment.payment-refunded',
+    'inventory.stock-reserved',
+    'inventory.stock-reservation-failed',
+    'inventory.stock-released',
+    '*.saga-step-failed',
+  ],
+  payment: ['order.order-placed', 'order.refund-payment'],
+  inventory: ['payment.payment-authorized', 'order.release-stock'],
+};
+// Analytics reads the event stream (Kafka), not this exchange.

@@ -1,0 +1,83 @@
+import type { Envelope } from '@app/contracts';
+
+/**
+ * The transport seam. RabbitMQ and the in-memory bus implement it; handlers never see it:
+ * they receive validated envelopes from the consumer pipeline and send through the outbox.
+ */
+export interface OutgoingMessage {
+  envelope: Envelope;
+  routingKey: string;
+}
+
+export interface Publisher {
+  /** Resolves only once the broker has accepted (confirmed) every message in the batch. */
+  publish(messages: readonly OutgoingMessage[]): Promise<void>;
+}
+
+export interface FailureInfo {
+  error: string;
+  stack?: string;
+  /** Handler invocations so far, immediate retries included. */
+  attempts: number;
+  /** Deliveries so far (1 + delayed retries). */
+  deliveries: number;
+  nonRetryable: boolean;
+  firstFailedAt: string;
+  failedAt: string;
+}
+
+export interface InboundDelivery {
+  readonly body: string;
+  readonly routingKey: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  /** 1 on the first delivery; each delayed retry adds one. */
+  readonly deliveryCount: number;
+  /** The handler succeeded (or the message is a duplicate): forget it. */
+  ack(): Promise<void>;
+  /** Redeliver to this consumer after `delayMs`. */
+  retryLater(delayMs: number, failure: FailureInfo): Promise<void>;
+  /** Move to this consumer's dead-letter queue, keeping the body and original headers. */
+  deadLetter(failure: FailureInfo): Promise<void>;
+}
+
+export interface ConsumerSpec {
+  /** The consumer's own durable queue, e.g. `payment`. */
+  queue: string;
+  /** Topic bindings, `*` one word, `#` any number of words. */
+  bindings: string[];
+  /** How many deliveries may be in flight at once. */
+  prefetch: number;
+}
+
+export interface Subscription {
+  /** Stop taking new deliveries and wait for in-flight ones to finish. */
+  close(): Promise<void>;
+}
+
+export interface DeadLetter {
+  id: string;
+  queue: string;
+  routingKey: string;
+  body: string;
+  headers: Record<string, unknown>;
+  failure: FailureInfo;
+  deadLetteredAt: string;
+}
+
+export interface Transport extends Publisher {
+  subscribe(spec: ConsumerSpec, onDelivery: (delivery: InboundDelivery) => Promise<void>): Promise<Subscription>;
+  /** The dead-letter queue of a consumer, oldest first. */
+  deadLetters(queue: string): Promise<DeadLetter[]>;
+  /**
+   * Sends dead letters (one by id, or all) back to the consumer's own queue with their attempts
+   * reset and the replay recorded in their headers; returns how many. The consumer's inbox
+   * makes a replay of an already-applied message a no-op.
+   */
+  replayDeadLetters(queue: string, id?: string): Promise<number>;
+  /** Deletes dead letters (one by id, or all); returns how many. */
+  purgeDeadLetters(queue: string, id?: string): Promise<number>;
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+export const TRANSPORT = Symbol('TRANSPORT');

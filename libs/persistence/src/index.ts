@@ -1,0 +1,4 @@
+export * from './data-source';
+export * from './pglite-pool';
+export * from './dialect';
+export * from './column-types';

@@ -1,0 +1,8 @@
+/** The clock seam: deadlines and timestamps read time through it, so tests can move it. */
+export interface Clock {
+  now(): Date;
+}
+
+export const CLOCK = Symbol('CLOCK');
+
+export const systemClock: Clock = { now: () => new Date() };

@@ -1,0 +1,31 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import { ProblemException } from './problem';
+
+export const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Admin operations need `Authorization: Bearer <ADMIN_TOKEN>`; the token comes from the environment. */
+@Injectable()
+export class AdminGuard implements CanActivate {
+  constructor(@Inject(ADMIN_TOKEN) private readonly token: string) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<Request>();
+    const header = req.headers.authorization ?? '';
+    const [scheme, value] = header.split(' ');
+    if (!value || scheme?.toLowerCase() !== 'bearer') {
+      throw new ProblemException(401, 'Unauthorized', 'This operation needs an admin bearer token', { errors: [{ field: 'Authorization', message: 'missing bearer token' }] });
+    }
+    if (!safeEqual(value, this.token)) {
+      throw new ProblemException(403, 'Forbidden', 'The bearer token is not valid', { errors: [{ field: 'Authorization', message: 'invalid token' }] });
+    }
+    return true;
+  }
+}

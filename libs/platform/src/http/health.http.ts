@@ -1,0 +1,59 @@
+import { Controller, Get, Inject, Injectable, Res } from '@nestjs/common';
+import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { Response } from 'express';
+
+export interface ReadinessProbe {
+  name: string;
+  /** Resolves when the dependency is usable; rejects (with a reason) when not. */
+  check(): Promise<void>;
+}
+
+export const READINESS_PROBES = Symbol('READINESS_PROBES');
+
+/** Readiness turns false as soon as shutdown starts, so a load balancer stops sending work. */
+@Injectable()
+export class Lifecycle {
+  shuttingDown = false;
+  beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
+  }
+}
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly lifecycle: Lifecycle,
+    @Inject(READINESS_PROBES) private readonly probes: ReadinessProbe[],
+  ) {}
+
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  async ready(@Res() res: Response): Promise<void> {
+    const checks = [
+      async () => {
+        const s = this.indicators.check('lifecycle');
+        return this.lifecycle.shuttingDown ? s.down({ message: 'shutting down' }) : s.up();
+      },
+      ...this.probes.map((p) => async () => {
+        const s = this.indicators.check(p.name);
+        try {
+          await p.check();
+          return s.up();
+        } catch (e) {
+          return s.down({ message: e instanceof Error ? e.message : String(e) });
+        }
+      }),
+    ];
+    try {
+      res.status(200).json(await this.health.check(checks));
+    } catch (e) {
+      res.status(503).json((e as { getResponse?: () => unknown }).getResponse?.() ?? { status: 'error' });
+    }
+  }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// npm run dlq -- list|show|replay|purge <service> [id|--all]
+// Talks to the service's admin API: <SERVICE>_URL (default http://127.0.0.1:<default port>)
+// with ADMIN_TOKEN from the environment, or from .data/admin-token as `npm start` writes it.
+import { existsSync, readFileSync } from 'node:fs';
+
+const ports = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003 };
+const [command, service, target] = process.argv.slice(2);
+const usage = 'usage: npm run dlq -- list|show|replay|purge <order|payment|inventory|analytics> [id|--all]';
+
+function die(message) {
+  console.error(message);
+  process.exit(2);
+}
+
+if (!['list', 'show', 'replay', 'purge'].includes(command) || !(service in ports)) die(usage);
+if (['show', 'replay', 'purge'].includes(command) && !target) die(`${command} needs an id${command === 'show' ? '' : ' or --all'}\n${usage}`);
+if (command === 'show' && target === '--all') die('show takes one id');
+
+const base = process.env[`${service.toUpperCase()}_URL`] ?? `http://127.0.0.1:${process.env[`${service.toUpperCase()}_PORT`] ?? ports[service]}`;
+const token = process.env.ADMIN_TOKEN || (existsSync('.data/admin-token') ? readFileSync('.data/admin-token', 'utf8').trim() : '');
+if (!token) die('set ADMIN_TOKEN (or run from the directory where npm start keeps .data/admin-token)');
+
+const all = target === '--all';
+const path = '/api/admin/dead-letters' + (target && !all ? `/${encodeURIComponent(target)}` : '');
+const request = {
+  list: ['GET', path],
+  show: ['GET', path],
+  replay: ['POST', `${path}/replay`],
+  purge: ['DELETE', path],
+}[command];
+
+const res = await fetch(base + request[1], { method: request[0], headers: { authorization: `Bearer ${token}` } }).catch((e) => die(`cannot reach ${service} at ${base}: ${e.message}`));
+const body = await res.json().catch(() => ({}));
+if (!res.ok) die(`${res.status} ${body.title ?? ''}: ${body.detail ?? JSON.stringify(body)}`);
+
+if (command === 'list') {
+  console.log(`${body.queue}: ${body.count} dead-lettered message(s)`);
+  for (const d of body.items) {
+    const m = d.message ?? {};
+    console.log(`${d.id}  ${d.deadLetteredAt}  ${m.type ?? '?'}  key=${m.key ?? '?'}  attempts=${d.failure.attempts}  ${d.failure.error}`);
+  }
+} else if (command === 'show') {
+  console.log(JSON.stringify(body, null, 2));
+} else {
+  console.log(JSON.stringify(body));
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The local servers the project needs, without Docker:
+#   scripts/infra.sh up     PostgreSQL and RabbitMQ (machine services: started if stopped, with
+#                           RabbitMQ's management UI), Kafka (KRaft, from Maven Central) and
+#                           Azurite (blob, on 127.0.0.1:10000, data in .run/azurite)
+#   scripts/infra.sh down   stops what the project itself runs: Kafka and Azurite
+#   scripts/infra.sh status
+# npm run infra:up / infra:down call this. Each step fails loudly; nothing is skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+run="$PWD/.run"
+
+fail() { echo "infra: $*" >&2; exit 1; }
+port_open() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+
+postgres_up() {
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    command -v pg_ctlcluster >/dev/null || fail "PostgreSQL is not installed"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432 -q || fail "PostgreSQL did not come up on 127.0.0.1:5432"
+  echo "postgres: up on 127.0.0.1:5432"
+}
+
+rabbitmq_up() {
+  command -v rabbitmqctl >/dev/null && command -v rabbitmq-server >/dev/null || fail "RabbitMQ is not installed (rabbitmqctl, rabbitmq-server)"
+  rabbitmqctl status >/dev/null 2>&1 || rabbitmq-server -detached || fail "rabbitmq-server -detached failed"
+  # The node may be up with its application stopped (a broker-restart test cut short): start it.
+  local deadline=$((SECONDS + 60)) up=""
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    if rabbitmqctl start_app >/dev/null 2>&1 && rabbitmqctl await_startup --timeout 5 >/dev/null 2>&1; then up=1; break; fi
+    sleep 1
+  done
+  [ -n "$up" ] || fail "RabbitMQ did not come up within 60 s (rabbitmqctl await_startup)"
+  rabbitmq-plugins enable rabbitmq_management >/dev/null || fail "could not enable rabbitmq_management"
+  echo "rabbitmq: up on 127.0.0.1:5672, management UI on http://127.0.0.1:15672"
+}
+
+java_and_maven() {
+  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+    command -v apt-get >/dev/null || fail "Kafka needs Java 17+ and Maven"
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null || fail "could not install Java and Maven"
+  fi
+}
+
+azurite_up() {
+  [ -f node_modules/azurite/dist/src/blob/main.js ] || fail "Azurite is not installed: run npm ci first"
+  if port_open 10000; then
+    # Ours (pid file) or one started elsewhere: an Azurite on the port serves either way.
+    echo "azurite: already running on 127.0.0.1:10000"; return
+  fi
+  mkdir -p "$run/azurite"
+  nohup node node_modules/azurite/dist/src/blob/main.js --blobHost 127.0.0.1 --blobPort 10000 \
+    --location "$run/azurite" --disableTelemetry --skipApiVersionCheck --silent >"$run/azurite.log" 2>&1 &
+  echo $! > "$run/azurite.pid"
+  for _ in $(seq 1 60); do port_open 10000 && { echo "azurite: up on 127.0.0.1:10000 (blob)"; return; }; sleep 0.25; done
+  tail -20 "$run/azurite.log" >&2; fail "Azurite did not come up"
+}
+
+azurite_down() {
+  if [ -f "$run/azurite.pid" ] && kill -0 "$(cat "$run/azurite.pid")" 2>/dev/null; then kill "$(cat "$run/azurite.pid")"; fi
+  rm -f "$run/azurite.pid"; echo "azurite: down"
+}
+
+case "${1:-}" in
+  up) postgres_up; rabbitmq_up; java_and_maven; scripts/kafka.sh up || fail "Kafka did not start"; azurite_up ;;
+  down) scripts/kafka.sh down; azurite_down ;;
+  status)
+    pg_isready -h 127.0.0.1 -p 5432 -q && echo "postgres: up" || echo "postgres: down"
+    rabbitmqctl await_startup --timeout 2 >/dev/null 2>&1 && echo "rabbitmq: up" || echo "rabbitmq: down"
+    scripts/kafka.sh status || true
+    port_open 10000 && echo "azurite: up" || echo "azurite: down" ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,49 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { serviceKit, type ServiceInfrastructure } from '@app/messaging';
+import { HealthController } from '@app/platform';
+import { ArchivePipeline } from './archive/archive.pipeline';
+import { ARCHIVE_STORE, InMemoryArchiveStore } from './archive/archive-store';
+import { ArchivesHttp } from './archive/archives.http';
+import { AzureBlobArchiveStore } from './archive/azure-blob.archive-store';
+import { ANALYTICS_CONFIG, type AnalyticsConfig } from './config';
+import { AnalyticsTables1763769600004 } from './migrations/1763769600004-analytics-tables';
+import { AnalyticsProjectionHandler, SERVICE } from './summary/analytics-projection.handlers';
+import { EventCountEntity } from './summary/event-count.entity';
+import { OrderFactEntity } from './summary/order-fact.entity';
+import { SummaryHttp } from './summary/summary.http';
+
+@Module({})
+export class AnalyticsModule {
+  /**
+   * The only place that decides Analytics' adapters. Analytics reads the event stream (Kafka,
+   * or the in-memory log), not the saga bus: it projects every event into the summary and
+   * archives it to Azure Blob Storage (Azurite locally). It is not a saga participant.
+   */
+  static register(infrastructure: ServiceInfrastructure, config: AnalyticsConfig): DynamicModule {
+    const archiveStore = !config.archive.enabled
+      ? null
+      : config.archive.store === 'memory'
+        ? new InMemoryArchiveStore()
+        : new AzureBlobArchiveStore(config.archive.connectionString!, config.archive.container);
+    return {
+      module: AnalyticsModule,
+      imports: [TerminusModule],
+      controllers: [SummaryHttp, ArchivesHttp, HealthController],
+      providers: [
+        ...serviceKit({
+          service: SERVICE,
+          infrastructure,
+          adminToken: config.adminToken,
+          entities: [OrderFactEntity, EventCountEntity],
+          migrations: [AnalyticsTables1763769600004],
+          streamRequired: true,
+        }),
+        { provide: ANALYTICS_CONFIG, useValue: config },
+        { provide: ARCHIVE_STORE, useValue: archiveStore },
+        AnalyticsProjectionHandler,
+        ArchivePipeline,
+      ],
+    };
+  }
+}

@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EVENT_STREAM, EVENT_TOPIC_PARTITIONS, eventTopics, LOGGER, type EventStream } from '@app/messaging';
+import type { Logger } from '@app/platform';
+import { ANALYTICS_CONFIG, type AnalyticsConfig } from '../config';
+import { AnalyticsProjectionHandler } from '../summary/analytics-projection.handlers';
+import { ARCHIVE_STORE, type ArchiveStore } from './archive-store';
+import { DEAD_LETTER_TOPIC, RETRY_TOPIC } from './archive.topics';
+import { Archiver } from './archiver';
+
+/** Starts the archiver with the application and stops it (flushing) before shutdown. */
+@Injectable()
+export class ArchivePipeline {
+  private archiver?: Archiver;
+
+  constructor(
+    @Inject(EVENT_STREAM) private readonly stream: EventStream | null,
+    @Inject(ARCHIVE_STORE) private readonly store: ArchiveStore | null,
+    private readonly projection: AnalyticsProjectionHandler,
+    @Inject(ANALYTICS_CONFIG) private readonly config: AnalyticsConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.stream) {
+      this.logger.warn('no event stream configured: analytics receives no events');
+      return;
+    }
+    await this.stream.ensureTopics([
+      ...eventTopics.map((topic) => ({ topic, partitions: EVENT_TOPIC_PARTITIONS })),
+      { topic: RETRY_TOPIC, partitions: 1 },
+      { topic: DEAD_LETTER_TOPIC, partitions: 1 },
+    ]);
+    this.archiver = new Archiver(this.stream, this.store, (e) => this.projection.handleAny(e), this.logger.child({ component: 'archiver' }), {
+      groupId: this.config.archiveGroupId,
+      eventTopics,
+      retryTopic: RETRY_TOPIC,
+      deadLetterTopic: DEAD_LETTER_TOPIC,
+      batchMaxEvents: this.config.archive.batchMaxEvents,
+      batchMaxMs: this.config.archive.batchMaxMs,
+      retryDelayMs: this.config.archive.retryDelayMs,
+      killAfterUpload: this.config.archive.killAfterUpload,
+    });
+    await this.archiver.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.archiver?.stop();
+  }
+}

@@ -1,0 +1,133 @@
+import type { INestApplication } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EVENT_TOPIC_PARTITIONS, eventTopics, InMemoryEventStream, InMemoryTransport, recoverabilityFromEnv, type ServiceInfrastructure } from '@app/messaging';
+import { openPglite } from '@app/persistence';
+import { boundPort, createLogger, startAzurite, startHttpService } from '@app/platform';
+import { AnalyticsModule } from '../../analytics/src/analytics.module';
+import { loadAnalyticsConfig } from '../../analytics/src/config';
+import { InventoryModule } from '../../inventory/src/inventory.module';
+import { loadInventoryConfig } from '../../inventory/src/config';
+import { loadOrderConfig } from '../../order/src/config';
+import { OrderModule } from '../../order/src/order.module';
+import { loadPaymentConfig } from '../../payment/src/config';
+import { PaymentModule } from '../../payment/src/payment.module';
+
+export interface EmbeddedSystem {
+  urls: { order: string; payment: string; inventory: string; analytics: string };
+  adminToken: string;
+  transport: InMemoryTransport;
+  stream: InMemoryEventStream;
+  /** The archive's Azure Blob endpoint (Azurite in this process), for Azure Storage Explorer. */
+  blobConnectionString: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole system in one process with no infrastructure: one in-process PostgreSQL (PGlite,
+ * a schema per service) and one in-memory bus standing in for RabbitMQ and Kafka. Each service
+ * is still its own Nest application on its own port, with its own outbox, inbox and queue.
+ */
+export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<EmbeddedSystem> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...overrides };
+  const logger = createLogger({ service: 'embedded' });
+  const dataDir = env.PGLITE_DATA_DIR ?? '.data/pglite';
+  const adminToken = env.ADMIN_TOKEN || localAdminToken(dataDir === 'memory' ? '.data' : join(dataDir, '..'), logger);
+  const serviceEnv: NodeJS.ProcessEnv = { ...env, ADMIN_TOKEN: adminToken };
+
+  // Azurite in this process: the archive is written through the real Blob API. Its blobs live
+  // as long as the process, like the in-memory event log they are cut from.
+  const azurite = env.AZURE_STORAGE_CONNECTION_STRING ? undefined : await startEmbeddedAzurite(env.AZURITE_BLOB_PORT, logger);
+  const blobConnectionString = env.AZURE_STORAGE_CONNECTION_STRING ?? azurite!.connectionString;
+  serviceEnv.AZURE_STORAGE_CONNECTION_STRING = blobConnectionString;
+
+  const configs = {
+    order: loadOrderConfig(serviceEnv),
+    payment: loadPaymentConfig(serviceEnv),
+    inventory: loadInventoryConfig(serviceEnv),
+    analytics: loadAnalyticsConfig(serviceEnv),
+  };
+
+  const pglite = await openPglite(dataDir === 'memory' ? undefined : join(dataDir, 'embedded'));
+  const transport = new InMemoryTransport({ startHeld: true, duplicateDelivery: ['1', 'true'].includes(env.TRANSPORT_DUPLICATE_DELIVERY ?? '') });
+  const stream = new InMemoryEventStream();
+  await stream.ensureTopics(eventTopics.map((topic) => ({ topic, partitions: EVENT_TOPIC_PARTITIONS })));
+  const recoverability = recoverabilityFromEnv(serviceEnv);
+  const infra = (schema: string): ServiceInfrastructure => ({ transport, stream, recoverability, database: { kind: 'pglite', pglite, schema } });
+
+  const apps: INestApplication[] = [];
+  const start = async (name: string, module: Parameters<typeof startHttpService>[0]['module'], port: number, host: string, maxBodyBytes: number) => {
+    const app = await startHttpService({ name, module, port, host, logger: createLogger({ service: name }), bodyLimit: `${maxBodyBytes}b` });
+    apps.push(app);
+    return `http://${host}:${boundPort(app)}`;
+  };
+  try {
+    const urls = {
+      order: await start('order', OrderModule.register(infra('order'), configs.order), configs.order.port, configs.order.host, configs.order.maxBodyBytes),
+      payment: await start('payment', PaymentModule.register(infra('payment'), configs.payment), configs.payment.port, configs.payment.host, configs.payment.maxBodyBytes),
+      inventory: await start('inventory', InventoryModule.register(infra('inventory'), configs.inventory), configs.inventory.port, configs.inventory.host, configs.inventory.maxBodyBytes),
+      analytics: await start('analytics', AnalyticsModule.register(infra('analytics'), configs.analytics), configs.analytics.port, configs.analytics.host, configs.analytics.maxBodyBytes),
+    };
+    // Every queue is declared now: let messages flow.
+    await transport.open();
+    let stopped = false;
+    return {
+      urls,
+      adminToken,
+      transport,
+      stream,
+      blobConnectionString,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        // The bus is not durable: let what is in flight settle before the services close.
+        // (What still remains is recovered by the outbox sweeper and the saga deadline.)
+        if (!(await transport.drain(5000))) logger.warn('in-memory bus not drained within 5 s; the saga deadline recovers what is left');
+        for (const app of apps) await app.close();
+        await transport.close();
+        await stream.close();
+        await azurite?.close();
+        await pglite.close();
+      },
+    };
+  } catch (error) {
+    for (const app of apps) await app.close().catch(() => undefined);
+    await transport.close();
+    await stream.close();
+    await azurite?.close();
+    await pglite.close();
+    throw error;
+  }
+}
+
+/**
+ * Without ADMIN_TOKEN in the environment, the embedded mode makes one for this machine and
+ * keeps it in a file only the user can read; the log names the file, never the token.
+ */
+function localAdminToken(dir: string, logger: ReturnType<typeof createLogger>): string {
+  const file = join(dir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dir, { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  logger.info('generated an admin token for this machine', { file });
+  return token;
+}
+
+/**
+ * Azurite's usual port is 10000. When it is taken (say, by `npm run infra:up`'s Azurite) and no
+ * port was asked for, any free port will do; the log says which.
+ */
+async function startEmbeddedAzurite(requested: string | undefined, logger: ReturnType<typeof createLogger>) {
+  if (requested !== undefined) return startAzurite({ port: Number(requested) });
+  try {
+    return await startAzurite({ port: 10000 });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+    const azurite = await startAzurite({ port: 0 });
+    logger.warn('port 10000 is taken; the embedded Azurite listens elsewhere', { port: azurite.port });
+    return azurite;
+  }
+}

@@ -1,0 +1,61 @@
+import { In, type EntityManager } from 'typeorm';
+import { dialectOf, type Dialect } from '@app/persistence';
+import type { StockLevel } from '../reservations/reservation.decide';
+import { StockEntity } from './stock.entity';
+
+/**
+ * Locks the stock rows of `skus` for the rest of the transaction, in SKU order. Every
+ * transaction that locks several rows does so in this one order, so two of them can wait for
+ * each other but never deadlock; and whoever holds the rows decides on their latest committed
+ * values, which is what keeps concurrent reservations from overselling.
+ *
+ * PostgreSQL: `SELECT ... ORDER BY sku FOR UPDATE` locks the rows in the ORDER BY. SQL Server:
+ * `WITH (UPDLOCK, ROWLOCK)` locks them as the plan reads them; for an IN list on the clustered
+ * primary key that is a seek per key in key order, the order ORDER BY sku names.
+ */
+export async function lockStock(manager: EntityManager, skus: readonly string[]): Promise<StockLevel[]> {
+  if (skus.length === 0) return [];
+  const rows = await manager.getRepository(StockEntity).find({
+    where: { sku: In([...new Set(skus)]) },
+    order: { sku: 'ASC' },
+    lock: { mode: 'pessimistic_write' },
+  });
+  return rows.map((r) => ({ sku: r.sku, available: r.available, reserved: r.reserved }));
+}
+
+export async function saveStockLevels(manager: EntityManager, levels: readonly StockLevel[]): Promise<void> {
+  for (const s of levels) {
+    await manager.update(StockEntity, { sku: s.sku }, { available: s.available, reserved: s.reserved });
+  }
+}
+
+/** Sets what is available for a SKU, creating it if new; what is reserved stays as it is. */
+export async function setAvailable(manager: EntityManager, sku: string, available: number): Promise<StockLevel> {
+  const { sql, params } = setAvailableSql(dialectOf(manager), sku, available);
+  const rows: StockLevel[] = await manager.query(sql, params);
+  return rows[0]!;
+}
+
+/**
+ * Insert or update in one statement, answering the row. SQL Server's MERGE needs HOLDLOCK to be
+ * atomic like ON CONFLICT: without it two MERGEs for a new SKU can both see no row and one
+ * fails on the primary key.
+ */
+export function setAvailableSql(d: Dialect, sku: string, available: number): { sql: string; params: unknown[] } {
+  if (d === 'mssql') {
+    return {
+      sql: `MERGE stock WITH (HOLDLOCK) AS s
+     USING (VALUES (@0, @1)) AS v (sku, available) ON s.sku = v.sku
+     WHEN MATCHED THEN UPDATE SET available = v.available, updated_at = SYSDATETIMEOFFSET()
+     WHEN NOT MATCHED THEN INSERT (sku, available, reserved, updated_at) VALUES (v.sku, v.available, 0, SYSDATETIMEOFFSET())
+     OUTPUT inserted.sku, inserted.available, inserted.reserved;`,
+      params: [sku, available],
+    };
+  }
+  return {
+    sql: `INSERT INTO stock (sku, available, reserved, updated_at) VALUES ($1, $2, 0, now())
+     ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now()
+     RETURNING sku, available, reserved`,
+    params: [sku, available],
+  };
+}

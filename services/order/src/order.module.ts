@@ -1,0 +1,44 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { DeadLettersController, serviceKit, type ServiceInfrastructure } from '@app/messaging';
+import { HealthController } from '@app/platform';
+import { ORDER_CONFIG, type OrderConfig } from './config';
+import { OrderTables1763769600001 } from './migrations/1763769600001-order-tables';
+import { CancelOrderHttp } from './orders/cancel-order/cancel-order.http';
+import { GetOrderHttp } from './orders/get-order/get-order.http';
+import { OrderEntity, OrderTimelineEntity } from './orders/order.entity';
+import { PlaceOrder } from './orders/place-order/place-order';
+import { PlaceOrderHttp } from './orders/place-order/place-order.http';
+import { DemoCatalogSeed } from './products/demo-catalog.seed';
+import { ProductEntity } from './products/product.entity';
+import { ProductsHttp } from './products/products.http';
+import { OrderDeadlineScheduler } from './saga/order-saga.deadline';
+import { OrderSagaHandlers, SERVICE } from './saga/order-saga.handlers';
+
+@Module({})
+export class OrderModule {
+  /** The only place that decides Order's adapters: whatever `infrastructure` carries. */
+  static register(infrastructure: ServiceInfrastructure, config: OrderConfig): DynamicModule {
+    return {
+      module: OrderModule,
+      imports: [TerminusModule],
+      controllers: [PlaceOrderHttp, GetOrderHttp, CancelOrderHttp, ProductsHttp, HealthController, DeadLettersController],
+      providers: [
+        ...serviceKit({
+          service: SERVICE,
+          infrastructure,
+          adminToken: config.adminToken,
+          entities: [OrderEntity, OrderTimelineEntity, ProductEntity],
+          migrations: [OrderTables1763769600001],
+          handlers: OrderSagaHandlers,
+          sagaDeadLetters: true,
+        }),
+        { provide: ORDER_CONFIG, useValue: config },
+        OrderSagaHandlers,
+        OrderDeadlineScheduler,
+        PlaceOrder,
+        DemoCatalogSeed,
+      ],
+    };
+  }
+}

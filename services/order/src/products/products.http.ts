@@ -1,0 +1,36 @@
+import { Body, Controller, Get, Param, Put, UseGuards } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { z } from 'zod';
+import { majorAmount, skuPattern, toMajor, toMinor } from '@app/contracts';
+import { dialectOf } from '@app/persistence';
+import { AdminGuard, parseRequest } from '@app/platform';
+import { ProductEntity } from './product.entity';
+
+const productBody = z.object({ name: z.string().trim().min(1).max(200), unitPrice: majorAmount }).strict();
+const skuParam = z.string().regex(skuPattern, 'a SKU of letters, digits and . _ - (at most 64)');
+
+const view = (p: ProductEntity) => ({ sku: p.sku, name: p.name, unitPrice: toMajor(Number(p.unitPrice)), updatedAt: p.updatedAt.toISOString() });
+
+@Controller('api/products')
+export class ProductsHttp {
+  constructor(private readonly dataSource: DataSource) {}
+
+  @Get()
+  async list() {
+    const products = await this.dataSource.getRepository(ProductEntity).find({ order: { sku: 'ASC' } });
+    return { items: products.map(view) };
+  }
+
+  @Put(':sku')
+  @UseGuards(AdminGuard)
+  async put(@Param('sku') sku: string, @Body() body: unknown) {
+    const key = parseRequest(skuParam, sku, 'sku');
+    const b = parseRequest(productBody, body ?? null);
+    const upsert = (m: EntityManager) => m.getRepository(ProductEntity).upsert({ sku: key, name: b.name, unitPrice: toMinor(b.unitPrice), updatedAt: new Date() }, ['sku']);
+    // PostgreSQL's ON CONFLICT is atomic; on SQL Server the upsert is a MERGE, atomic against a
+    // concurrent PUT of the same new SKU only under SERIALIZABLE (what MERGE's HOLDLOCK does).
+    if (dialectOf(this.dataSource) === 'mssql') await this.dataSource.transaction('SERIALIZABLE', upsert);
+    else await upsert(this.dataSource.manager);
+    return view((await this.dataSource.getRepository(ProductEntity).findOneBy({ sku: key }))!);
+  }
+}

@@ -1,0 +1,68 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, LessThanOrEqual } from 'typeorm';
+import { createEnvelope, OrderDeadlineReached } from '@app/contracts';
+import { LOGGER, UnitOfWork } from '@app/messaging';
+import { CLOCK, type Clock, type Logger } from '@app/platform';
+import { ORDER_CONFIG, type OrderConfig } from '../config';
+import { OrderEntity } from '../orders/order.entity';
+import { OrderSagaHandlers, SERVICE } from './order-saga.handlers';
+
+/**
+ * The saga's deadline. Timeouts are messages too: an order still PENDING at its deadline gets
+ * an OrderDeadlineReached, handled like any other message (inbox, decide, save, outbox), with
+ * a message id derived from the order so that two schedulers cannot time an order out twice.
+ */
+@Injectable()
+export class OrderDeadlineScheduler {
+  private timer?: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
+    private readonly saga: OrderSagaHandlers,
+    @Inject(ORDER_CONFIG) private readonly config: OrderConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.tick(), this.config.deadlineCheckIntervalMs);
+    this.timer.unref();
+  }
+
+  beforeApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  async tick(): Promise<number> {
+    if (this.busy) return 0;
+    this.busy = true;
+    try {
+      const due = await this.dataSource.getRepository(OrderEntity).find({
+        select: { id: true, deadlineAt: true, correlationId: true },
+        where: { status: 'PENDING', deadlineAt: LessThanOrEqual(this.clock.now()) },
+        order: { deadlineAt: 'ASC' },
+        take: 100,
+      });
+      for (const o of due) {
+        const message = createEnvelope<OrderDeadlineReached>({
+          messageId: `deadline:${o.id}`,
+          type: OrderDeadlineReached.type,
+          key: o.id,
+          source: SERVICE,
+          correlationId: o.correlationId,
+          occurredAt: this.clock.now(),
+          payload: { orderId: o.id, deadline: o.deadlineAt.toISOString() },
+        });
+        await this.uow.handle(SERVICE, message, (tx) => this.saga.apply(tx, o.id, { type: 'DeadlineReached' }, message).then(() => undefined));
+      }
+      return due.length;
+    } catch (error) {
+      this.logger.error('deadline check failed', { error: String(error) });
+      return 0;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
