@@ -55,6 +55,18 @@ for (const suite of suites) {
   if (r.numTotalTests === 0) failedSteps.push(`${suite} ran no test`);
   if (status !== 0 && r.numFailedTests + brokenFiles === 0) failedSteps.push(`${suite} (exit ${status})`);
 }
+// The benchmark harness, once per deployment at a small size: it proves the harness works and
+// that nothing is lost under a mix of declines and stock failures. Not a speed check.
+if (suites.includes('e2e-distributed')) {
+  for (const deployment of ['embedded', 'distributed']) {
+    console.log(`\n== bench smoke (${deployment})`);
+    const out = `.test-results/bench-${deployment}.json`;
+    const status = run('npx', ['tsx', 'bench/bench.ts', '--deployment', deployment, '--rate', '40', '--duration', '3', '--warmup', '1', '--decline', '0.1', '--stockout', '0.1', '--drain-timeout', '60', '--out', out]);
+    const ok = status === 0 && existsSync(out) && JSON.parse(readFileSync(out, 'utf8')).ok === true;
+    if (ok) passed++;
+    else failedSteps.push(`bench smoke (${deployment})`);
+  }
+}
 if (failedSteps.length) console.log(`\nfailed steps: ${failedSteps.join(', ')}`);
 failed += failedSteps.length;
 console.log(`\ntests: ${passed} passed, ${failed} failed`);

@@ -25,6 +25,10 @@ export interface DistributedSystem {
   restart(service: ServiceName, env?: NodeJS.ProcessEnv): Promise<string>;
   /** Resolves when the service's current process exits (for whatever reason). */
   exited(service: ServiceName): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Each service's database (PostgreSQL URL). */
+  databaseUrls: Record<ServiceName, string>;
+  /** The process id of each running service. */
+  pids(): Partial<Record<ServiceName, number>>;
   /** The last lines a service wrote (stdout and stderr), across its restarts. */
   logs(service: ServiceName, lines?: number): string[];
   stop(): Promise<void>;
@@ -57,9 +61,10 @@ class ServiceProcess {
     env: NodeJS.ProcessEnv,
     output: string[],
     onUnexpectedExit: (p: ServiceProcess, exit: Exit) => void,
+    nodeArgs: string[] = [],
   ) {
     // stdin stays a pipe so the watchdog sees this process disappear (see die-with-parent.cjs).
-    this.child = spawn(process.execPath, ['--require', watchdog, entry(service)], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...nodeArgs, '--require', watchdog, entry(service)], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     void this.exited.then((exit) => {
       if (!this.expectedExit) onUnexpectedExit(this, exit);
@@ -144,9 +149,12 @@ function printTail(service: ServiceName, output: string[], why: string): void {
 /**
  * The four services as built (`dist/`), each its own process on RabbitMQ and its own fresh
  * PostgreSQL database, under a broker namespace of their own so that systems never share a
- * queue. `env` goes to every service on top of this process's environment.
+ * queue. `env` goes to every service on top of this process's environment. The archive goes to
+ * an Azurite in this process unless `env` names a storage account
+ * (AZURE_STORAGE_CONNECTION_STRING, e.g. the one `npm run infra:up` started). `nodeArgs` go to
+ * each service's node (e.g. `--cpu-prof` for the benchmark).
  */
-export async function launchDistributed(env: NodeJS.ProcessEnv): Promise<DistributedSystem> {
+export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeArgs?: string[] } = {}): Promise<DistributedSystem> {
   for (const service of SERVICES) {
     if (!existsSync(entry(service))) throw new Error(`${entry(service)} is missing: run npm run build first (npm test does)`);
   }
@@ -175,7 +183,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv): Promise<Distrib
   };
 
   const start = async (service: ServiceName): Promise<string> => {
-    const p = new ServiceProcess(service, serviceEnv.get(service)!, outputs[service], onUnexpectedExit);
+    const p = new ServiceProcess(service, serviceEnv.get(service)!, outputs[service], onUnexpectedExit, options.nodeArgs);
     processes.set(service, p);
     try {
       const port = await p.listening();
@@ -210,7 +218,8 @@ export async function launchDistributed(env: NodeJS.ProcessEnv): Promise<Distrib
   };
 
   try {
-    azurite = await startAzurite({ port: 0 });
+    if (!env.AZURE_STORAGE_CONNECTION_STRING) azurite = await startAzurite({ port: 0 });
+    const blobConnectionString = env.AZURE_STORAGE_CONNECTION_STRING ?? azurite!.connectionString;
     for (const service of SERVICES) databases.push({ service, ...(await createTestDatabase(`saga_e2e_${service}`)) });
     for (const db of databases) {
       serviceEnv.set(db.service, {
@@ -219,7 +228,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv): Promise<Distrib
         RABBITMQ_URL: rabbitmqUrl(),
         STREAM: 'kafka',
         KAFKA_BROKERS: kafkaBrokers(),
-        AZURE_STORAGE_CONNECTION_STRING: azurite!.connectionString,
+        AZURE_STORAGE_CONNECTION_STRING: blobConnectionString,
         ARCHIVE_CONTAINER: archiveContainer,
         MESSAGING_NAMESPACE: namespace,
         DATABASE_URL: db.url,
@@ -244,8 +253,10 @@ export async function launchDistributed(env: NodeJS.ProcessEnv): Promise<Distrib
     urls,
     adminToken,
     namespace,
-    blobConnectionString: azurite!.connectionString,
+    blobConnectionString: env.AZURE_STORAGE_CONNECTION_STRING ?? azurite!.connectionString,
     archiveContainer,
+    databaseUrls: Object.fromEntries(databases.map((db) => [db.service, db.url])) as Record<ServiceName, string>,
+    pids: () => Object.fromEntries([...processes].filter(([, p]) => p.running).map(([service, p]) => [service, p.pid])),
     kill: async (service, signal = 'SIGKILL') => {
       const p = processes.get(service)!;
       p.expectedExit = true;

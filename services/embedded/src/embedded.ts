@@ -21,6 +21,8 @@ export interface EmbeddedSystem {
   stream: InMemoryEventStream;
   /** The archive's Azure Blob endpoint (Azurite in this process), for Azure Storage Explorer. */
   blobConnectionString: string;
+  /** The one in-process PostgreSQL (a schema per service), for tools in this process (the benchmark). */
+  pglite: Awaited<ReturnType<typeof openPglite>>;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
       transport,
       stream,
       blobConnectionString,
+      pglite,
       stop: async () => {
         if (stopped) return;
         stopped = true;

@@ -1,0 +1,311 @@
+/**
+ * `npm run bench -- [options]`: drives the order saga over HTTP and reports what it sustained,
+ * from the databases' own timestamps, and whether anything was lost. See docs/performance.md.
+ *
+ *   --deployment distributed|embedded   system under test (default distributed: the four
+ *                                       services as processes on PostgreSQL + RabbitMQ)
+ *   --no-kafka                          distributed without Kafka/Analytics (in-memory stream)
+ *   --rate 100[,200,...]                fixed offered rate(s), orders/s; several = a sweep
+ *   --connections 32                    saturation: N connections, no rate limit
+ *   --duration 30                       seconds of load per phase (--amount N bounds the count)
+ *   --decline 0.1 --stockout 0.05       shares of orders that are declined / short of stock
+ *   --drain-timeout 120                 seconds to wait for every order to finish after the load
+ *   --out bench/results/<file>.json     where the JSON report goes
+ *   --profile                           distributed: write each service's V8 CPU profile
+ *                                       (--cpu-prof) to bench/profiles/; summarize with
+ *                                       `npm run bench:profile -- bench/profiles/<dir>`
+ *
+ * Exit code 1 when any order is lost, left open, or money or stock is not conserved: a run
+ * that loses orders reports failure, not a number.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { conservationProblems, cpuBetween, nonTerminal, outboxBacklog, outboxFigures, percentiles, round, sagaFigures, snapshotCpu, type Seeded } from './measure';
+import { startBenchSystem, type BenchSystem } from './system';
+
+const { values: args } = parseArgs({
+  options: {
+    deployment: { type: 'string', default: 'distributed' },
+    'no-kafka': { type: 'boolean', default: false },
+    rate: { type: 'string' },
+    connections: { type: 'string' },
+    duration: { type: 'string', default: '30' },
+    amount: { type: 'string' },
+    decline: { type: 'string', default: '0' },
+    stockout: { type: 'string', default: '0' },
+    customers: { type: 'string', default: '200' },
+    skus: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '3' },
+    'drain-timeout': { type: 'string', default: '120' },
+    out: { type: 'string' },
+    label: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+
+const number = (name: string, value: string | undefined, min = 0): number => {
+  const n = Number(value);
+  if (value === undefined || !Number.isFinite(n) || n < min) fail(`--${name} must be a number >= ${min}, not ${value}`);
+  return n;
+};
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+const deployment = args.deployment as 'embedded' | 'distributed';
+if (!['embedded', 'distributed'].includes(deployment)) fail('--deployment must be embedded or distributed');
+const rates = args.rate ? args.rate.split(',').map((r) => number('rate', r, 1)) : [];
+const connections = args.connections ? number('connections', args.connections, 1) : rates.length ? undefined : 32;
+const durationS = number('duration', args.duration, 1);
+const amount = args.amount ? number('amount', args.amount, 1) : undefined;
+const declineShare = number('decline', args.decline);
+const stockoutShare = number('stockout', args.stockout);
+if (declineShare + stockoutShare > 1) fail('--decline plus --stockout must not exceed 1');
+const customerCount = number('customers', args.customers, 1);
+const skuCount = number('skus', args.skus, 1);
+const warmupS = number('warmup', args.warmup);
+const drainTimeoutS = number('drain-timeout', args['drain-timeout'], 1);
+const kafka = deployment === 'distributed' && !args['no-kafka'];
+const run = randomBytes(3).toString('hex');
+
+const BALANCE = 10_000_000; // major units per paying customer
+const STOCK = 10_000_000; // units per SKU
+const UNIT_PRICE = 1;
+
+/** Tiny deterministic PRNG so that a run's order mix is reproducible. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+async function admin(system: BenchSystem, service: keyof BenchSystem['urls'], method: string, path: string, body: unknown) {
+  const res = await fetch(`${system.urls[service]}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${system.adminToken}` },
+    body: JSON.stringify(body),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${service}${path}: ${res.status} ${await res.text()}`);
+}
+
+/** A phase's own customers and SKUs, so that its orders and its conservation check stand apart. */
+async function seed(system: BenchSystem, phase: string): Promise<{ seeded: Seeded; bodies: unknown[] }> {
+  const customerPrefix = `bench-${run}-${phase}-`;
+  const skuPrefix = `BENCH-${run}-${phase}-`;
+  const seeded: Seeded = { customerPrefix, skuPrefix, balances: new Map(), stock: new Map() };
+  const payers = Array.from({ length: customerCount }, (_, i) => `${customerPrefix}c${i}`);
+  const broke = Array.from({ length: Math.max(1, Math.ceil(customerCount / 10)) }, (_, i) => `${customerPrefix}broke${i}`);
+  const skus = Array.from({ length: skuCount }, (_, i) => `${skuPrefix}${i}`);
+  const missing = `${skuPrefix}OUT`;
+  const tasks: Array<() => Promise<void>> = [];
+  for (const c of payers) tasks.push(() => admin(system, 'payment', 'PUT', `/api/accounts/${c}`, { balance: BALANCE }).then(() => void seeded.balances.set(c, BALANCE * 100)));
+  for (const c of broke) tasks.push(() => admin(system, 'payment', 'PUT', `/api/accounts/${c}`, { balance: 0 }).then(() => void seeded.balances.set(c, 0)));
+  for (const [sku, stock] of [...skus.map((s) => [s, STOCK] as const), [missing, 0] as const]) {
+    tasks.push(async () => {
+      await admin(system, 'order', 'PUT', `/api/products/${sku}`, { name: `Bench ${sku}`, unitPrice: UNIT_PRICE });
+      await admin(system, 'inventory', 'PUT', `/api/stock/${sku}`, { available: stock });
+      seeded.stock.set(sku, stock);
+    });
+  }
+  for (let i = 0; i < tasks.length; i += 16) await Promise.all(tasks.slice(i, i + 16).map((t) => t()));
+
+  const random = rng(0x5a6a + phase.length);
+  const bodies = Array.from({ length: 5000 }, () => {
+    const roll = random();
+    const customerId = roll < declineShare ? broke[Math.floor(random() * broke.length)] : payers[Math.floor(random() * payers.length)];
+    const short = roll >= declineShare && roll < declineShare + stockoutShare;
+    const items = short
+      ? [{ sku: skus[Math.floor(random() * skus.length)], quantity: 1 }, { sku: missing, quantity: 1 }]
+      : [{ sku: skus[Math.floor(random() * skus.length)], quantity: 1 + Math.floor(random() * 3) }];
+    return { customerId, items };
+  });
+  return { seeded, bodies };
+}
+
+interface LoadResult {
+  startedAt: number;
+  finishedAt: number;
+  sent: number;
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  latenciesMs: number[];
+  cpuS: number;
+}
+
+/** autocannon in a child process (bench/load-worker.mjs). */
+function load(url: string, bodies: unknown[], job: { rate?: number; connections: number; durationS: number; amount?: number }): Promise<LoadResult> {
+  const dir = join(tmpdir(), `bench-${run}`);
+  mkdirSync(dir, { recursive: true });
+  const jobFile = join(dir, `job-${Date.now()}.json`);
+  writeFileSync(jobFile, JSON.stringify({ url, bodies, ...job }));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, 'load-worker.mjs'), jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      rmSync(jobFile, { force: true });
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
+      resolve(JSON.parse(out));
+    });
+  });
+}
+
+/**
+ * Connections for a fixed rate: enough that ~250 ms responses do not hold the rate down, and a
+ * divisor of the rate, since autocannon paces each connection at rate/connections per second.
+ */
+function connectionsFor(rate: number): number {
+  const want = Math.max(16, Math.ceil(rate / 4));
+  for (let c = want; c <= rate; c++) if (rate % c === 0) return c;
+  return want;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: () => Promise<boolean>, timeoutMs: number): Promise<number | undefined> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await what()) return (Date.now() - start) / 1000;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+async function backlogs(system: BenchSystem) {
+  const out: Record<string, { bus: number; stream: number }> = {};
+  for (const [service, db] of Object.entries(system.db)) out[service] = await outboxBacklog(db);
+  return out;
+}
+
+async function phase(system: BenchSystem, name: string, job: { rate?: number; connections: number }) {
+  const { seeded, bodies } = await seed(system, name);
+  const groups = system.processes();
+  const cpuBefore = snapshotCpu(groups);
+  const sinceMs = Date.now();
+  process.stderr.write(`bench: ${name}: ${job.rate ? `${job.rate} orders/s offered` : `saturation, ${job.connections} connections`} for ${amount ? `${amount} orders` : `${durationS} s`}\n`);
+  const http = await load(`${system.urls.order}/api/orders`, bodies, { ...job, durationS, amount });
+  const loadS = (http.finishedAt - http.startedAt) / 1000;
+  const accepted = http.statuses['202'] ?? 0;
+  const atLoadEnd = { openOrders: await nonTerminal(system.db.order, seeded.customerPrefix), outbox: await backlogs(system) };
+  const drainS = await waitFor(async () => (await nonTerminal(system.db.order, seeded.customerPrefix)) === 0, drainTimeoutS * 1000);
+  // Let the relays finish (Kafka rows may trail the saga) before reading the lag.
+  await waitFor(async () => Object.values(await backlogs(system)).every((b) => b.bus === 0 && b.stream === 0), 30_000);
+  const cpu = cpuBetween(cpuBefore, system.processes());
+  const saga = await sagaFigures(system.db.order, seeded.customerPrefix);
+  const outbox: Record<string, Awaited<ReturnType<typeof outboxFigures>>> = {};
+  for (const [service, db] of Object.entries(system.db)) outbox[service] = await outboxFigures(db, sinceMs - 1000);
+  const problems = await conservationProblems(system, seeded, { accepted, sent: http.sent });
+  if (drainS === undefined) problems.unshift(`orders still open ${drainTimeoutS} s after the load`);
+  const unexpected = Object.entries(http.statuses).filter(([s]) => s !== '202');
+  if (unexpected.length) problems.push(`unexpected HTTP statuses: ${unexpected.map(([s, n]) => `${s} ×${n}`).join(', ')}`);
+  if (http.errors > 0) problems.push(`${http.errors} requests failed at the connection (${http.timeouts} timeouts)`);
+  const systemCpu = cpu.filter((c) => c.name !== 'harness').reduce((n, c) => n + c.cpuS, 0);
+  return {
+    phase: name,
+    offered: job.rate ? { rate: job.rate } : { connections: job.connections },
+    http: {
+      sent: http.sent,
+      accepted,
+      statuses: http.statuses,
+      errors: http.errors,
+      loadS: round(loadS, 2),
+      offeredPerS: round(http.sent / loadS),
+      acceptedPerS: round(accepted / loadS),
+      latencyMs: percentiles(http.latenciesMs),
+    },
+    saga,
+    atLoadEnd,
+    drainS: drainS === undefined ? null : round(drainS, 2),
+    outbox,
+    cpu: [...cpu, { name: 'load generator', cpuS: round(http.cpuS, 2) }],
+    cpuMsPerSaga: saga.terminal ? round((systemCpu * 1000) / saga.terminal, 2) : null,
+    ok: problems.length === 0,
+    problems,
+  };
+}
+
+type Phase = Awaited<ReturnType<typeof phase>>;
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
+}
+
+function print(results: Phase[]): void {
+  const lat = (l?: Record<string, number>) => (l ? `${l.p50}/${l.p95}/${l.p99}/${l.max}` : '-');
+  const lag = (l?: Record<string, number>) => (l ? `${l.p50}/${l.p99}` : '-');
+  const rows = [['phase', 'offered', 'sent/s', '202/s', 'POST ms p50/p95/p99/max', 'sagas/s', 'e2e ms p50/p95/p99/max', 'drain s', 'cpu ms/saga', 'ok']];
+  for (const r of results) {
+    rows.push([
+      r.phase,
+      'rate' in r.offered ? `${r.offered.rate}/s` : `${r.offered.connections} conn`,
+      String(r.http.offeredPerS),
+      String(r.http.acceptedPerS),
+      lat(r.http.latencyMs),
+      String(r.saga.sagasPerS),
+      lat(r.saga.latencyMs),
+      String(r.drainS ?? 'timeout'),
+      String(r.cpuMsPerSaga ?? '-'),
+      r.ok ? 'yes' : 'NO',
+    ]);
+  }
+  process.stdout.write(`\n${table(rows)}\n`);
+  for (const r of results) {
+    const lagRows = [['outbox (' + r.phase + ')', 'bus lag ms p50/p99', 'stream lag ms p50/p99', 'backlog at load end bus/stream']];
+    for (const [service, o] of Object.entries(r.outbox)) lagRows.push([service, lag(o.busLagMs), lag(o.streamLagMs), `${r.atLoadEnd.outbox[service].bus}/${r.atLoadEnd.outbox[service].stream}`]);
+    process.stdout.write(`\n${table(lagRows)}\n`);
+    const cpuRows = [['process (' + r.phase + ')', 'cpu s', 'peak rss MB'], ...r.cpu.map((c) => [c.name, String(c.cpuS), String((c as { peakRssMb?: number }).peakRssMb ?? '-')])];
+    process.stdout.write(`\n${table(cpuRows)}\n`);
+    process.stdout.write(`\n${r.phase}: ${r.saga.terminal}/${r.http.accepted} orders terminal (${Object.entries(r.saga.byStatus).map(([s, n]) => `${s} ${n}`).join(', ')}); open at load end ${r.atLoadEnd.openOrders}\n`);
+    for (const p of r.problems) process.stdout.write(`  PROBLEM: ${p}\n`);
+  }
+}
+
+async function main() {
+  const startedAt = new Date();
+  const profileDir = args.profile ? join('bench', 'profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
+  if (profileDir && deployment !== 'distributed') fail('--profile is for the distributed mode; profile the embedded mode with node --cpu-prof');
+  const system = await startBenchSystem({ deployment, kafka, profileDir });
+  const results: Phase[] = [];
+  let pgVersion = '';
+  try {
+    pgVersion = (await system.db.order.query('SELECT version() AS v')).rows[0].v;
+    if (warmupS > 0) {
+      // Warm-up (JIT, pools, queues): not reported.
+      const { bodies } = await seed(system, 'warmup');
+      await load(`${system.urls.order}/api/orders`, bodies, { rate: 50, connections: 4, durationS: warmupS });
+    }
+    const jobs = rates.length ? rates.map((rate) => ({ rate, connections: connectionsFor(rate) })) : [{ connections: connections! }];
+    for (const [i, job] of jobs.entries()) results.push(await phase(system, jobs.length > 1 ? `p${i + 1}` : 'load', job));
+  } finally {
+    await system.stop();
+  }
+  print(results);
+  const report = {
+    startedAt: startedAt.toISOString(),
+    label: args.label ?? null,
+    deployment,
+    kafka,
+    options: { rates, connections, durationS, amount, declineShare, stockoutShare, customers: customerCount, skus: skuCount },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: round(totalmem() / 2 ** 30), kernel: release(), node: process.version, postgres: pgVersion },
+    phases: results,
+    ok: results.every((r) => r.ok),
+  };
+  const out = args.out ?? join('bench', 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}-${deployment}${kafka ? '' : '-nokafka'}.json`);
+  mkdirSync(join(out, '..'), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  if (profileDir) process.stdout.write(`\nCPU profiles: ${profileDir} (npm run bench:profile -- ${profileDir})`);
+  process.stdout.write(`\nreport: ${out}\nbench: ${report.ok ? 'ok' : 'FAILED (see problems above)'}\n`);
+  process.exit(report.ok ? 0 : 1);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.stack : error}\n`);
+  process.exit(1);
+});
