@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVENT_TOPIC_PARTITIONS, eventTopics, InMemoryEventStream, InMemoryTransport, recoverabilityFromEnv, type ServiceInfrastructure } from '@app/messaging';
+import { consumerTuningFromEnv, EVENT_TOPIC_PARTITIONS, eventTopics, InMemoryEventStream, InMemoryTransport, recoverabilityFromEnv, type ServiceInfrastructure } from '@app/messaging';
 import { openPglite } from '@app/persistence';
 import { boundPort, createLogger, startAzurite, startHttpService } from '@app/platform';
 import { AnalyticsModule } from '../../analytics/src/analytics.module';
@@ -56,7 +56,8 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
   const stream = new InMemoryEventStream();
   await stream.ensureTopics(eventTopics.map((topic) => ({ topic, partitions: EVENT_TOPIC_PARTITIONS })));
   const recoverability = recoverabilityFromEnv(serviceEnv);
-  const infra = (schema: string): ServiceInfrastructure => ({ transport, stream, recoverability, database: { kind: 'pglite', pglite, schema } });
+  const tuning = consumerTuningFromEnv(serviceEnv);
+  const infra = (schema: string): ServiceInfrastructure => ({ transport, stream, recoverability, ...tuning, database: { kind: 'pglite', pglite, schema } });
 
   const apps: INestApplication[] = [];
   const start = async (name: string, module: Parameters<typeof startHttpService>[0]['module'], port: number, host: string, maxBodyBytes: number) => {

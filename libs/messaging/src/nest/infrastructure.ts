@@ -28,11 +28,20 @@ const infraShape = {
   /** `kafka`: the event stream on Kafka; `memory`: a private in-process log. */
   STREAM: z.enum(['memory', 'kafka']).default('memory'),
   KAFKA_BROKERS: z.string().default('127.0.0.1:9092'),
+  /** Deliveries a consumer holds unacked, and how many of them may share a transaction. */
+  CONSUMER_PREFETCH: int(128),
+  HANDLER_BATCH_MAX: int(64),
   RETRY_IMMEDIATE: int(2),
   RETRY_DELAYED: int(3),
   RETRY_BASE_DELAY_MS: int(1000),
   RETRY_MAX_DELAY_MS: int(60_000),
 };
+
+/** Consumer prefetch and handler batch size from the environment. */
+export function consumerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): { prefetch: number; handlerBatch: number } {
+  const c = loadConfig(infraShape, env);
+  return { prefetch: Math.max(1, c.CONSUMER_PREFETCH), handlerBatch: Math.max(1, c.HANDLER_BATCH_MAX) };
+}
 
 export function recoverabilityFromEnv(env: NodeJS.ProcessEnv = process.env): RecoverabilityOptions {
   const c = loadConfig(infraShape, env);
@@ -89,6 +98,7 @@ export async function standaloneInfrastructure(service: string, env: NodeJS.Proc
     stream,
     database,
     recoverability: recoverabilityFromEnv(env),
+    ...consumerTuningFromEnv(env),
     close: async () => {
       await transport.close();
       await stream.close();

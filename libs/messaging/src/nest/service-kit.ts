@@ -23,6 +23,10 @@ export interface ServiceInfrastructure {
   recoverability?: RecoverabilityOptions;
   clock?: Clock;
   runMigrations?: boolean;
+  /** Deliveries a consumer may hold unacked (default 128). */
+  prefetch?: number;
+  /** Messages that may share one handler transaction (default 64; 1 = one each). */
+  handlerBatch?: number;
 }
 
 /** A service's message handlers, as the consumer pipeline needs them. */
@@ -111,7 +115,7 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
     {
       provide: UnitOfWork,
       useFactory: (ds: DataSource, bus: OutboxRelay, stream: OutboxRelay | null) =>
-        new UnitOfWork(ds, { wake: () => { bus.wake(); stream?.wake(); } }),
+        new UnitOfWork(ds, { wake: () => { bus.wake(); stream?.wake(); } }, { maxBatch: infra.handlerBatch ?? 64 }),
       inject: [DataSource, OutboxRelay, STREAM_RELAY],
     },
     {
@@ -132,7 +136,7 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
             new MessageConsumer(infra.transport, logger.child({ component: 'consumer' }), {
               service,
               queue: service,
-              prefetch: options.prefetch ?? 16,
+              prefetch: options.prefetch ?? infra.prefetch ?? 128,
               handlers: handlers?.registrations() ?? [],
               catchAll: catchAll ? (m) => catchAll.handleAny(m as never) : undefined,
               recoverability,

@@ -1,7 +1,7 @@
 import { createEnvelope, type Envelope } from '@app/contracts';
 import { openDataSource } from '@app/persistence';
 import { createLogger } from '@app/platform';
-import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 import { createTestDatabase } from '../../../../test/support/postgres';
 import { until } from '../../../../test/support/wait';
 import { MessagingTables1763769600000 } from '../messaging-tables.migration';
@@ -139,6 +139,55 @@ describe('outbox and inbox on PostgreSQL', () => {
     const m = msg(3);
     await expect(uow.handle('payment', m, async () => { throw new Error('transient'); })).rejects.toThrow('transient');
     expect(await uow.handle('payment', m, async () => {})).toBe('handled');
+  });
+
+  describe('batched (several messages per transaction)', () => {
+    const effects = async () => Number((await ds.query('SELECT count(*)::int AS n FROM effects'))[0].n);
+    const count = async (table: string) => Number((await ds.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
+    const work = (m: Envelope, fail = false) => async (tx: { manager: EntityManager; send: (...m: Envelope[]) => Promise<void> }) => {
+      await tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
+      await tx.send(msg(1000));
+      if (fail) throw new Error(`handler failed for ${m.messageId}`);
+    };
+
+    it('shares one commit among messages that arrive together, each with its own inbox record and outbox row', async () => {
+      const uow = new UnitOfWork(ds, { wake: () => {} }, { maxBatch: 8 });
+      const transactions = jest.spyOn(ds, 'transaction');
+      const messages = Array.from({ length: 20 }, (_, i) => msg(i));
+      const outcomes = await Promise.all(messages.map((m) => uow.handle('payment', m, work(m))));
+      expect(outcomes.every((o) => o === 'handled')).toBe(true);
+      // The first message commits alone; the rest queue behind it and share transactions.
+      expect(transactions.mock.calls.length).toBeLessThanOrEqual(5);
+      transactions.mockRestore();
+      expect(await effects()).toBe(20);
+      expect(await count('inbox_messages')).toBe(20);
+      expect(await count('outbox_messages')).toBe(20);
+    });
+
+    it('a failing message fails alone: the others of its batch commit, its effects and inbox record do not', async () => {
+      const uow = new UnitOfWork(ds, { wake: () => {} }, { maxBatch: 8 });
+      const messages = Array.from({ length: 10 }, (_, i) => msg(i));
+      const results = await Promise.allSettled(messages.map((m, i) => uow.handle('payment', m, work(m, i === 6))));
+      expect(results.filter((r) => r.status === 'fulfilled').length).toBe(9);
+      expect(results[6]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: `handler failed for ${messages[6].messageId}` }) });
+      expect(await effects()).toBe(9);
+      expect(await count('outbox_messages')).toBe(9);
+      const inbox = await ds.query('SELECT message_id FROM inbox_messages');
+      expect(inbox.map((r: { message_id: string }) => r.message_id)).not.toContain(messages[6].messageId);
+      // Its retry is not taken for a duplicate.
+      expect(await uow.handle('payment', messages[6], work(messages[6]))).toBe('handled');
+    });
+
+    it('a message delivered twice into one batch, or handled before, has one effect', async () => {
+      const uow = new UnitOfWork(ds, { wake: () => {} }, { maxBatch: 8 });
+      const before = msg(50);
+      expect(await uow.handle('payment', before, work(before))).toBe('handled');
+      const twice = msg(51);
+      const outcomes = await Promise.all([before, twice, msg(52), twice, before].map((m) => uow.handle('payment', m, work(m))));
+      expect(outcomes.filter((o) => o === 'handled').length).toBe(2);
+      expect(outcomes.filter((o) => o === 'duplicate').length).toBe(3);
+      expect(await effects()).toBe(3);
+    });
   });
 
   it('two relay instances of one service publish every row once, in commit order per order', async () => {

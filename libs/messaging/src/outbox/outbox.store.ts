@@ -46,15 +46,31 @@ export const outboxSql = {
       : 'INSERT INTO inbox_messages (consumer, message_id, message_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING message_id';
   },
 
+  /** PostgreSQL: many inbox records in one statement; returns the ones it inserted. */
+  recordInboxMany(rows: number): string {
+    const values = Array.from({ length: rows }, (_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3})`);
+    return `INSERT INTO inbox_messages (consumer, message_id, message_type) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING RETURNING consumer, message_id`;
+  },
+
   deleteInbox(d: Dialect): string {
     return `DELETE FROM inbox_messages WHERE received_at < ${param(d, 0)}`;
   },
 };
 
+/** Rows per multi-row statement: SQL Server takes at most 2,100 parameters. */
+const ROWS_PER_STATEMENT = 400;
+
+function chunks<T>(items: readonly T[], size = ROWS_PER_STATEMENT): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 export async function appendToOutbox(manager: EntityManager, messages: readonly Envelope[]): Promise<void> {
-  if (messages.length === 0) return;
-  const values = messages.flatMap((m) => [m.messageId, m.type, routingKeyFor(m.source, m.type), m.key, JSON.stringify(m)]);
-  await manager.query(outboxSql.insert(dialectOf(manager), messages.length), values);
+  for (const chunk of chunks(messages)) {
+    const values = chunk.flatMap((m) => [m.messageId, m.type, routingKeyFor(m.source, m.type), m.key, JSON.stringify(m)]);
+    await manager.query(outboxSql.insert(dialectOf(manager), chunk.length), values);
+  }
 }
 
 export interface ClaimedRow {
@@ -91,6 +107,33 @@ export async function deletePublishedBefore(manager: EntityManager, before: Date
 export async function recordInInbox(manager: EntityManager, consumer: string, messageId: string, messageType: string): Promise<boolean> {
   const rows: unknown[] = await manager.query(outboxSql.recordInbox(dialectOf(manager)), [consumer, messageId, messageType]);
   return rows.length === 1;
+}
+
+export interface InboxEntry {
+  consumer: string;
+  messageId: string;
+  messageType: string;
+}
+
+/**
+ * Records many messages as handled; returns the keys (`consumer + "\u0000" + messageId`) it
+ * recorded now. A message handled before, or listed twice, is recorded (and returned) once.
+ */
+export async function recordManyInInbox(manager: EntityManager, entries: readonly InboxEntry[]): Promise<Set<string>> {
+  const fresh = new Set<string>();
+  const key = (consumer: string, messageId: string) => `${consumer}\u0000${messageId}`;
+  if (dialectOf(manager) === 'mssql') {
+    for (const e of entries) if (await recordInInbox(manager, e.consumer, e.messageId, e.messageType)) fresh.add(key(e.consumer, e.messageId));
+    return fresh;
+  }
+  for (const chunk of chunks(entries)) {
+    const rows: Array<{ consumer: string; message_id: string }> = await manager.query(
+      outboxSql.recordInboxMany(chunk.length),
+      chunk.flatMap((e) => [e.consumer, e.messageId, e.messageType]),
+    );
+    for (const r of rows) fresh.add(key(r.consumer, r.message_id));
+  }
+  return fresh;
 }
 
 export async function deleteInboxBefore(manager: EntityManager, before: Date): Promise<void> {

@@ -87,7 +87,9 @@ export class RabbitMqTransport implements Transport {
   private async open(): Promise<void> {
     const url = new URL(this.options.url);
     if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', '10');
-    const model = await amqp.connect(url.toString());
+    // noDelay: a publish or an ack is a small frame; Nagle's algorithm would hold it back for
+    // the peer's delayed ACK (tens of milliseconds per hop of the saga).
+    const model = await amqp.connect(url.toString(), { noDelay: true });
     try {
       model.on('error', (e) => this.options.logger.warn('RabbitMQ connection error', { error: String(e) }));
       model.on('close', () => this.onClosed(model));
