@@ -25,10 +25,13 @@ export interface UnitOfWorkOptions {
 
 type Outcome = 'handled' | 'duplicate';
 
-interface Pending {
+interface Handled {
   consumer: string;
   message: Envelope;
   work: (tx: Tx) => Promise<void>;
+}
+
+interface Pending extends Handled {
   resolve(outcome: Outcome): void;
   reject(error: unknown): void;
 }
@@ -76,7 +79,7 @@ export class UnitOfWork {
 
   handle(consumer: string, message: Envelope, work: (tx: Tx) => Promise<void>): Promise<Outcome> {
     // Unbatched: every message its own transaction, concurrently.
-    if (this.maxBatch === 1) return this.runBatch([{ consumer, message, work, resolve: () => {}, reject: () => {} }]).then(([outcome]) => outcome);
+    if (this.maxBatch === 1) return this.runBatch([{ consumer, message, work }]).then(([outcome]) => outcome);
     return new Promise<Outcome>((resolve, reject) => {
       this.queue.push({ consumer, message, work, resolve, reject });
       this.next();
@@ -112,13 +115,13 @@ export class UnitOfWork {
     batch.forEach((item, i) => item.resolve(outcomes[i]));
   }
 
-  private runBatch(batch: Pending[]): Promise<Outcome[]> {
+  private runBatch(batch: Handled[]): Promise<Outcome[]> {
     return this.run(async (tx) => {
       const fresh = await recordManyInInbox(tx.manager, batch.map((b) => ({ consumer: b.consumer, messageId: b.message.messageId, messageType: b.message.type })));
       const outcomes: Outcome[] = [];
-      for (const item of batch) {
+      for (const [i, item] of batch.entries()) {
         // A duplicate (already handled, or twice in this batch) has no second effect.
-        if (!fresh.delete(`${item.consumer}\u0000${item.message.messageId}`)) {
+        if (!fresh[i]) {
           outcomes.push('duplicate');
           continue;
         }

@@ -116,16 +116,17 @@ export interface InboxEntry {
 }
 
 /**
- * Records many messages as handled; returns the keys (`consumer + "\u0000" + messageId`) it
- * recorded now. A message handled before, or listed twice, is recorded (and returned) once.
+ * Records many messages as handled; answers, entry by entry, whether this call recorded it
+ * (false: handled before, or an earlier entry of the same call is the same message).
  */
-export async function recordManyInInbox(manager: EntityManager, entries: readonly InboxEntry[]): Promise<Set<string>> {
-  const fresh = new Set<string>();
-  const key = (consumer: string, messageId: string) => `${consumer}\u0000${messageId}`;
+export async function recordManyInInbox(manager: EntityManager, entries: readonly InboxEntry[]): Promise<boolean[]> {
   if (dialectOf(manager) === 'mssql') {
-    for (const e of entries) if (await recordInInbox(manager, e.consumer, e.messageId, e.messageType)) fresh.add(key(e.consumer, e.messageId));
-    return fresh;
+    const recorded: boolean[] = [];
+    for (const e of entries) recorded.push(await recordInInbox(manager, e.consumer, e.messageId, e.messageType));
+    return recorded;
   }
+  const key = (consumer: string, messageId: string) => JSON.stringify([consumer, messageId]);
+  const fresh = new Set<string>();
   for (const chunk of chunks(entries)) {
     const rows: Array<{ consumer: string; message_id: string }> = await manager.query(
       outboxSql.recordInboxMany(chunk.length),
@@ -133,7 +134,8 @@ export async function recordManyInInbox(manager: EntityManager, entries: readonl
     );
     for (const r of rows) fresh.add(key(r.consumer, r.message_id));
   }
-  return fresh;
+  // Each inserted row counts for the first entry that names it.
+  return entries.map((e) => fresh.delete(key(e.consumer, e.messageId)));
 }
 
 export async function deleteInboxBefore(manager: EntityManager, before: Date): Promise<void> {
