@@ -8,9 +8,9 @@
 # classic builder.
 ARG SERVICE
 
-# Node 22 LTS on Debian 12. The major-version tag follows Node 22's patch releases; append
-# @sha256:<digest> here to freeze the exact image.
-FROM node:22-bookworm-slim AS base
+# Node 24 LTS on Debian 12 (the suites run on Node 24 in CI, see scripts/test-nodes.json). The
+# major-version tag follows Node 24's patch releases; append @sha256:<digest> to freeze the image.
+FROM node:24-bookworm-slim AS base
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \

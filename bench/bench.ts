@@ -24,8 +24,20 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { conservationProblems, cpuBetween, nonTerminal, outboxBacklog, outboxFigures, percentiles, round, sagaFigures, snapshotCpu, type Seeded } from './measure';
+import {
+  conservationProblems,
+  cpuBetween,
+  nonTerminal,
+  outboxBacklog,
+  outboxFigures,
+  percentiles,
+  round,
+  sagaFigures,
+  snapshotCpu,
+  type Seeded,
+} from './measure';
 import { startBenchSystem, type BenchSystem } from './system';
+import { sleep } from '@app/platform';
 
 const { values: args } = parseArgs({
   options: {
@@ -81,7 +93,7 @@ const UNIT_PRICE = 1;
 /** Tiny deterministic PRNG so that a run's order mix is reproducible. */
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 async function admin(system: BenchSystem, service: keyof BenchSystem['urls'], method: string, path: string, body: unknown) {
@@ -103,7 +115,8 @@ async function seed(system: BenchSystem, phase: string): Promise<{ seeded: Seede
   const skus = Array.from({ length: skuCount }, (_, i) => `${skuPrefix}${i}`);
   const missing = `${skuPrefix}OUT`;
   const tasks: Array<() => Promise<void>> = [];
-  for (const c of payers) tasks.push(() => admin(system, 'payment', 'PUT', `/api/accounts/${c}`, { balance: BALANCE }).then(() => void seeded.balances.set(c, BALANCE * 100)));
+  for (const c of payers)
+    tasks.push(() => admin(system, 'payment', 'PUT', `/api/accounts/${c}`, { balance: BALANCE }).then(() => void seeded.balances.set(c, BALANCE * 100)));
   for (const c of broke) tasks.push(() => admin(system, 'payment', 'PUT', `/api/accounts/${c}`, { balance: 0 }).then(() => void seeded.balances.set(c, 0)));
   for (const [sku, stock] of [...skus.map((s) => [s, STOCK] as const), [missing, 0] as const]) {
     tasks.push(async () => {
@@ -120,7 +133,10 @@ async function seed(system: BenchSystem, phase: string): Promise<{ seeded: Seede
     const customerId = roll < declineShare ? broke[Math.floor(random() * broke.length)] : payers[Math.floor(random() * payers.length)];
     const short = roll >= declineShare && roll < declineShare + stockoutShare;
     const items = short
-      ? [{ sku: skus[Math.floor(random() * skus.length)], quantity: 1 }, { sku: missing, quantity: 1 }]
+      ? [
+          { sku: skus[Math.floor(random() * skus.length)], quantity: 1 },
+          { sku: missing, quantity: 1 },
+        ]
       : [{ sku: skus[Math.floor(random() * skus.length)], quantity: 1 + Math.floor(random() * 3) }];
     return { customerId, items };
   });
@@ -166,8 +182,6 @@ function connectionsFor(rate: number): number {
   return want;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function waitFor(what: () => Promise<boolean>, timeoutMs: number): Promise<number | undefined> {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {
@@ -188,7 +202,9 @@ async function phase(system: BenchSystem, name: string, job: { rate?: number; co
   const groups = system.processes();
   const cpuBefore = snapshotCpu(groups);
   const sinceMs = Date.now();
-  process.stderr.write(`bench: ${name}: ${job.rate ? `${job.rate} orders/s offered` : `saturation, ${job.connections} connections`} for ${amount ? `${amount} orders` : `${durationS} s`}\n`);
+  process.stderr.write(
+    `bench: ${name}: ${job.rate ? `${job.rate} orders/s offered` : `saturation, ${job.connections} connections`} for ${amount ? `${amount} orders` : `${durationS} s`}\n`,
+  );
   const http = await load(`${system.urls.order}/api/orders`, bodies, { ...job, durationS, amount });
   const loadS = (http.finishedAt - http.startedAt) / 1000;
   const accepted = http.statuses['202'] ?? 0;
@@ -258,11 +274,19 @@ function print(results: Phase[]): void {
   process.stdout.write(`\n${table(rows)}\n`);
   for (const r of results) {
     const lagRows = [['outbox (' + r.phase + ')', 'bus lag ms p50/p99', 'stream lag ms p50/p99', 'backlog at load end bus/stream']];
-    for (const [service, o] of Object.entries(r.outbox)) lagRows.push([service, lag(o.busLagMs), lag(o.streamLagMs), `${r.atLoadEnd.outbox[service].bus}/${r.atLoadEnd.outbox[service].stream}`]);
+    for (const [service, o] of Object.entries(r.outbox))
+      lagRows.push([service, lag(o.busLagMs), lag(o.streamLagMs), `${r.atLoadEnd.outbox[service].bus}/${r.atLoadEnd.outbox[service].stream}`]);
     process.stdout.write(`\n${table(lagRows)}\n`);
-    const cpuRows = [['process (' + r.phase + ')', 'cpu s', 'peak rss MB'], ...r.cpu.map((c) => [c.name, String(c.cpuS), String((c as { peakRssMb?: number }).peakRssMb ?? '-')])];
+    const cpuRows = [
+      ['process (' + r.phase + ')', 'cpu s', 'peak rss MB'],
+      ...r.cpu.map((c) => [c.name, String(c.cpuS), String((c as { peakRssMb?: number }).peakRssMb ?? '-')]),
+    ];
     process.stdout.write(`\n${table(cpuRows)}\n`);
-    process.stdout.write(`\n${r.phase}: ${r.saga.terminal}/${r.http.accepted} orders terminal (${Object.entries(r.saga.byStatus).map(([s, n]) => `${s} ${n}`).join(', ')}); open at load end ${r.atLoadEnd.openOrders}\n`);
+    process.stdout.write(
+      `\n${r.phase}: ${r.saga.terminal}/${r.http.accepted} orders terminal (${Object.entries(r.saga.byStatus)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(', ')}); open at load end ${r.atLoadEnd.openOrders}\n`,
+    );
     for (const p of r.problems) process.stdout.write(`  PROBLEM: ${p}\n`);
   }
 }
@@ -273,7 +297,7 @@ async function main() {
   if (profileDir && deployment !== 'distributed') fail('--profile is for the distributed mode; profile the embedded mode with node --cpu-prof');
   const system = await startBenchSystem({ deployment, kafka, profileDir });
   const results: Phase[] = [];
-  let pgVersion = '';
+  let pgVersion: string;
   try {
     pgVersion = (await system.db.order.query('SELECT version() AS v')).rows[0].v;
     if (warmupS > 0) {
@@ -293,7 +317,14 @@ async function main() {
     deployment,
     kafka,
     options: { rates, connections, durationS, amount, declineShare, stockoutShare, customers: customerCount, skus: skuCount },
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: round(totalmem() / 2 ** 30), kernel: release(), node: process.version, postgres: pgVersion },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGb: round(totalmem() / 2 ** 30),
+      kernel: release(),
+      node: process.version,
+      postgres: pgVersion,
+    },
     phases: results,
     ok: results.every((r) => r.ok),
   };

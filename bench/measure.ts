@@ -16,10 +16,9 @@ const ms = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
 
 /** One phase's orders in Order's database: counts, and the saga's times from the rows' own timestamps. */
 export async function sagaFigures(db: Queryable, customerPrefix: string) {
-  const { rows } = await db.query(
-    `SELECT status, ${ms('created_at')} AS placed, ${ms('completed_at')} AS done FROM orders WHERE customer_id LIKE $1`,
-    [`${customerPrefix}%`],
-  );
+  const { rows } = await db.query(`SELECT status, ${ms('created_at')} AS placed, ${ms('completed_at')} AS done FROM orders WHERE customer_id LIKE $1`, [
+    `${customerPrefix}%`,
+  ]);
   const terminal = rows.filter((r) => r.status === 'CONFIRMED' || r.status === 'CANCELLED');
   const byStatus: Record<string, number> = {};
   for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
@@ -37,7 +36,9 @@ export async function sagaFigures(db: Queryable, customerPrefix: string) {
 }
 
 export async function nonTerminal(db: Queryable, customerPrefix: string): Promise<number> {
-  const { rows } = await db.query(`SELECT count(*)::int AS n FROM orders WHERE customer_id LIKE $1 AND status NOT IN ('CONFIRMED', 'CANCELLED')`, [`${customerPrefix}%`]);
+  const { rows } = await db.query(`SELECT count(*)::int AS n FROM orders WHERE customer_id LIKE $1 AND status NOT IN ('CONFIRMED', 'CANCELLED')`, [
+    `${customerPrefix}%`,
+  ]);
   return rows[0].n;
 }
 
@@ -76,7 +77,12 @@ export async function conservationProblems(system: BenchSystem, seeded: Seeded, 
   const problems: string[] = [];
   const { order, payment, inventory } = system.db;
   const like = [`${seeded.customerPrefix}%`];
-  const counts = (await order.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE status NOT IN ('CONFIRMED', 'CANCELLED'))::int AS open FROM orders WHERE customer_id LIKE $1`, like)).rows[0];
+  const counts = (
+    await order.query(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE status NOT IN ('CONFIRMED', 'CANCELLED'))::int AS open FROM orders WHERE customer_id LIKE $1`,
+      like,
+    )
+  ).rows[0];
   // A request still in flight when the load generator stopped has no recorded answer: its order
   // may exist. None may be missing for a 202, and none may exist beyond what was sent.
   if (counts.n < http.accepted) problems.push(`${http.accepted} orders were accepted (202) but Order's database holds only ${counts.n}: orders lost`);
@@ -84,7 +90,12 @@ export async function conservationProblems(system: BenchSystem, seeded: Seeded, 
   if (counts.open > 0) problems.push(`${counts.open} orders are not terminal`);
 
   const spent = new Map<string, number>(
-    (await order.query(`SELECT customer_id, sum(total)::float8 AS cents FROM orders WHERE customer_id LIKE $1 AND status = 'CONFIRMED' GROUP BY customer_id`, like)).rows.map((r) => [r.customer_id, Number(r.cents)]),
+    (
+      await order.query(
+        `SELECT customer_id, sum(total)::float8 AS cents FROM orders WHERE customer_id LIKE $1 AND status = 'CONFIRMED' GROUP BY customer_id`,
+        like,
+      )
+    ).rows.map((r) => [r.customer_id, Number(r.cents)]),
   );
   const taken = new Map<string, number>(
     (
@@ -96,18 +107,27 @@ export async function conservationProblems(system: BenchSystem, seeded: Seeded, 
       )
     ).rows.map((r) => [r.sku, r.quantity]),
   );
-  const balances = new Map<string, number>((await payment.query(`SELECT customer_id, balance::float8 AS cents FROM accounts WHERE customer_id LIKE $1`, like)).rows.map((r) => [r.customer_id, Number(r.cents)]));
+  const balances = new Map<string, number>(
+    (await payment.query(`SELECT customer_id, balance::float8 AS cents FROM accounts WHERE customer_id LIKE $1`, like)).rows.map((r) => [
+      r.customer_id,
+      Number(r.cents),
+    ]),
+  );
   for (const [customer, initial] of seeded.balances) {
     const expected = initial - (spent.get(customer) ?? 0);
     if (balances.get(customer) !== expected) problems.push(`money: ${customer} has ${balances.get(customer)} cents, expected ${expected}`);
   }
   const stock = new Map<string, { available: number; reserved: number }>(
-    (await inventory.query(`SELECT sku, available, reserved FROM stock WHERE sku LIKE $1`, [`${seeded.skuPrefix}%`])).rows.map((r) => [r.sku, { available: r.available, reserved: r.reserved }]),
+    (await inventory.query(`SELECT sku, available, reserved FROM stock WHERE sku LIKE $1`, [`${seeded.skuPrefix}%`])).rows.map((r) => [
+      r.sku,
+      { available: r.available, reserved: r.reserved },
+    ]),
   );
   for (const [sku, initial] of seeded.stock) {
     const s = stock.get(sku);
     const t = taken.get(sku) ?? 0;
-    if (!s || s.available !== initial - t || s.reserved !== t) problems.push(`stock: ${sku} is ${JSON.stringify(s)}, expected available ${initial - t}, reserved ${t}`);
+    if (!s || s.available !== initial - t || s.reserved !== t)
+      problems.push(`stock: ${sku} is ${JSON.stringify(s)}, expected available ${initial - t}, reserved ${t}`);
   }
   return problems.slice(0, 20);
 }

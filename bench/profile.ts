@@ -33,7 +33,9 @@ function bucket(url: string, fn: string): string {
   return url;
 }
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .sort()) {
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -60,5 +62,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sor
       .slice(0, n)
       .map(([k, t]) => `  ${((t / busy) * 100).toFixed(1).padStart(5)}%  ${k}`)
       .join('\n');
-  process.stdout.write(`\n== ${service} (${file}): ${(busy / 1e6).toFixed(2)} s busy of ${(total / 1e6).toFixed(2)} s\nby package:\n${top(packages, 15)}\nhottest functions (self time):\n${top(functions, 20)}\n`);
+  process.stdout.write(
+    `\n== ${service} (${file}): ${(busy / 1e6).toFixed(2)} s busy of ${(total / 1e6).toFixed(2)} s\nby package:\n${top(packages, 15)}\nhottest functions (self time):\n${top(functions, 20)}\n`,
+  );
 }

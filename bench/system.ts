@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Pool } from 'pg';
-import { azuriteConnectionString } from '../libs/platform/src/azurite/azurite';
+import { azuriteConnectionString } from '@app/platform';
 import { launchDistributed, SERVICES, type ServiceName } from '../test/support/distributed';
 
 /** What the harness needs of the system under test: its HTTP API, its databases, its processes. */
@@ -56,9 +56,12 @@ export async function startBenchSystem(options: SystemOptions): Promise<BenchSys
 async function startEmbeddedSystem(): Promise<BenchSystem> {
   // The services' loggers read the environment; the harness's table is the output here.
   process.env.LOG_LEVEL ??= 'warn';
-  // From the build: the services need decorator metadata, which only the TypeScript build emits.
+  // From the build: the services need decorator metadata, which only the TypeScript build emits
+  // (tsx does not), so the harness loads the compiled files, not the sources.
+  /* eslint-disable @typescript-eslint/no-require-imports -- compiled CommonJS from dist/, see above */
   const { startEmbedded } = require(join(root, 'dist', 'services', 'embedded', 'src', 'embedded.js'));
   const { pglitePoolDriver } = require(join(root, 'dist', 'libs', 'persistence', 'src', 'pglite-pool.js'));
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const system = await startEmbedded({ ...benchEnv, PGLITE_DATA_DIR: 'memory', AZURITE_BLOB_PORT: '0' });
   // A pool per schema that queues behind the services' transactions on the one PGlite session.
   const pool = (schema: string): Queryable => {
@@ -79,9 +82,13 @@ async function startEmbeddedSystem(): Promise<BenchSystem> {
 async function startDistributed(options: SystemOptions): Promise<BenchSystem> {
   const env: NodeJS.ProcessEnv = { ...benchEnv, LOG_LEVEL: 'info', STREAM: options.kafka ? 'kafka' : 'memory' };
   // The Azurite that `npm run infra:up` started, so that its CPU shows as its own process.
-  if (options.kafka) env.AZURE_STORAGE_CONNECTION_STRING = process.env.AZURE_STORAGE_CONNECTION_STRING ?? azuriteConnectionString(process.env.AZURITE_BLOB_URL ?? 'http://127.0.0.1:10000');
+  if (options.kafka)
+    env.AZURE_STORAGE_CONNECTION_STRING =
+      process.env.AZURE_STORAGE_CONNECTION_STRING ?? azuriteConnectionString(process.env.AZURITE_BLOB_URL ?? 'http://127.0.0.1:10000');
   const system = await launchDistributed(env, { nodeArgs: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [] });
-  const pools = Object.fromEntries((['order', 'payment', 'inventory'] as const).map((s) => [s, new Pool({ connectionString: system.databaseUrls[s], max: 2 })])) as Record<'order' | 'payment' | 'inventory', Pool>;
+  const pools = Object.fromEntries(
+    (['order', 'payment', 'inventory'] as const).map((s) => [s, new Pool({ connectionString: system.databaseUrls[s], max: 2 })]),
+  ) as Record<'order' | 'payment' | 'inventory', Pool>;
   return {
     deployment: 'distributed',
     urls: system.urls,

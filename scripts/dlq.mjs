@@ -30,7 +30,9 @@ const request = {
   purge: ['DELETE', path],
 }[command];
 
-const res = await fetch(base + request[1], { method: request[0], headers: { authorization: `Bearer ${token}` } }).catch((e) => die(`cannot reach ${service} at ${base}: ${e.message}`));
+const res = await fetch(base + request[1], { method: request[0], headers: { authorization: `Bearer ${token}` } }).catch((e) =>
+  die(`cannot reach ${service} at ${base}: ${e.message}`),
+);
 const body = await res.json().catch(() => ({}));
 if (!res.ok) die(`${res.status} ${body.title ?? ''}: ${body.detail ?? JSON.stringify(body)}`);
 

@@ -2,7 +2,9 @@
 # The local servers the project needs, without Docker:
 #   scripts/infra.sh up     PostgreSQL and RabbitMQ (machine services: started if stopped, with
 #                           RabbitMQ's management UI), Kafka (KRaft, from Maven Central) and
-#                           Azurite (blob, on 127.0.0.1:10000, data in .run/azurite)
+#                           Azurite (blob, on 127.0.0.1:10000, data in .run/azurite); and the
+#                           tools the tests use: the Node versions they run on (.run/node/),
+#                           docker-compose (to validate the compose file) and kubectl (kustomize)
 #   scripts/infra.sh down   stops what the project itself runs: Kafka and Azurite
 #   scripts/infra.sh status
 # npm run infra:up / infra:down call this. Each step fails loudly; nothing is skipped.
@@ -38,10 +40,37 @@ rabbitmq_up() {
 }
 
 java_and_maven() {
-  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
-    command -v apt-get >/dev/null || fail "Kafka needs Java 17+ and Maven"
-    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null || fail "could not install Java and Maven"
-  fi
+  if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then apt_install openjdk-17-jre-headless maven; fi
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+apt_install() {
+  command -v apt-get >/dev/null || fail "$1 is missing and there is no apt-get to install it"
+  { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } || fail "could not install $* with apt-get"
+}
+
+# The tests run every suite on each Node version of scripts/test-nodes.json, taken from the npm
+# registry's `node` package (a binary per platform), so nothing else is downloaded.
+node_versions_up() {
+  local v
+  for v in $(node -e 'console.log(require("./scripts/test-nodes.json").versions.join(" "))'); do
+    local dir="$run/node/$v"
+    if [ -x "$dir/node_modules/.bin/node" ] && [ "$("$dir/node_modules/.bin/node" -v)" = "v$v" ]; then continue; fi
+    rm -rf "$dir"; mkdir -p "$dir"
+    echo '{"private":true}' > "$dir/package.json"
+    (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error "node@$v" >/dev/null 2>&1) || fail "could not install Node $v from the npm registry"
+    [ "$("$dir/node_modules/.bin/node" -v)" = "v$v" ] || fail "Node $v did not install into $dir"
+  done
+  echo "node: $(node -e 'console.log(require("./scripts/test-nodes.json").versions.join(", "))') in .run/node"
+}
+
+# test/deploy validates the compose file with docker-compose (Debian's, which needs no Docker
+# engine for `config`) and renders k8s/ with kubectl's kustomize (v4+).
+deploy_tools_up() {
+  command -v docker-compose >/dev/null || apt_install docker-compose
+  command -v kubectl >/dev/null || apt_install kubectl
+  kubectl kustomize --help >/dev/null 2>&1 || fail "kubectl has no kustomize (kubectl 1.21+ is needed)"
+  echo "tools: docker-compose $(docker-compose version --short 2>/dev/null), kubectl with kustomize"
 }
 
 azurite_up() {
@@ -64,7 +93,7 @@ azurite_down() {
 }
 
 case "${1:-}" in
-  up) postgres_up; rabbitmq_up; java_and_maven; scripts/kafka.sh up || fail "Kafka did not start"; azurite_up ;;
+  up) postgres_up; rabbitmq_up; java_and_maven; scripts/kafka.sh up || fail "Kafka did not start"; azurite_up; node_versions_up; deploy_tools_up ;;
   down) scripts/kafka.sh down; azurite_down ;;
   status)
     pg_isready -h 127.0.0.1 -p 5432 -q && echo "postgres: up" || echo "postgres: down"

@@ -29,7 +29,7 @@ async function ensureDatabases() {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`cannot reach PostgreSQL at ${redact(pgAdminUrl)} (set PG_ADMIN_URL): ${error.message}`);
+    throw new Error(`cannot reach PostgreSQL at ${redact(pgAdminUrl)} (set PG_ADMIN_URL): ${error.message}`, { cause: error });
   }
   try {
     for (const service of SERVICES) {
@@ -116,7 +116,8 @@ async function main() {
         const port = line.includes(`${service} listening`) && /"port":(\d+)/.exec(line)?.[1];
         if (port && !listening.has(service)) {
           listening.set(service, `http://${process.env.HOST ?? '127.0.0.1'}:${port}`);
-          if (listening.size === SERVICES.length) say(`order saga platform is up (distributed mode): ${SERVICES.map((s) => `${s} ${listening.get(s)}`).join(', ')}`);
+          if (listening.size === SERVICES.length)
+            say(`order saga platform is up (distributed mode): ${SERVICES.map((s) => `${s} ${listening.get(s)}`).join(', ')}`);
         }
       });
     }

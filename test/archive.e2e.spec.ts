@@ -29,7 +29,13 @@ describe('analytics archive', () => {
     // What the services published: every timeline message that left a service (all but the
     // deadline, which Order handles in-process) — read from the order timelines.
     const orders = await Promise.all(ids.map((id) => api.order(id)));
-    const published = new Set<string>(orders.flatMap((o) => o.timeline.filter((t: { type: string }) => !['OrderDeadlineReached', 'CancelRequested'].includes(t.type)).map((t: { messageId: string }) => t.messageId)));
+    const published = new Set<string>(
+      orders.flatMap((o) =>
+        o.timeline
+          .filter((t: { type: string }) => !['OrderDeadlineReached', 'CancelRequested'].includes(t.type))
+          .map((t: { messageId: string }) => t.messageId),
+      ),
+    );
 
     const verify = await until(
       () => api.get('analytics', '/api/analytics/archives/verify').then((r) => r.body),

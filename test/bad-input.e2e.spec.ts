@@ -1,5 +1,6 @@
 import { Api, uniq } from './support/api';
 import { startSystem, type SystemUnderTest } from './support/system';
+import { sleep } from '@app/platform';
 
 /** Every bad input gets a 4xx problem+json naming the field; nothing is stored or published. */
 describe('bad input', () => {
@@ -35,9 +36,31 @@ describe('bad input', () => {
     ['quantity missing', { ...ok, items: [{ sku }] }, 400, 'items[0].quantity'],
     ['sku missing', { ...ok, items: [{ quantity: 1 }] }, 400, 'items[0].sku'],
     ['sku with spaces', { ...ok, items: [{ sku: 'A B', quantity: 1 }] }, 400, 'items[0].sku'],
-    ['the same sku twice', { ...ok, items: [{ sku, quantity: 1 }, { sku, quantity: 2 }] }, 400, 'items[1].sku'],
+    [
+      'the same sku twice',
+      {
+        ...ok,
+        items: [
+          { sku, quantity: 1 },
+          { sku, quantity: 2 },
+        ],
+      },
+      400,
+      'items[1].sku',
+    ],
     ['an unknown field', { ...ok, coupon: 'FREE' }, 400, 'coupon'],
-    ['an unknown SKU', { ...ok, items: [{ sku, quantity: 1 }, { sku: 'NO-SUCH-SKU', quantity: 1 }] }, 422, 'items[1].sku'],
+    [
+      'an unknown SKU',
+      {
+        ...ok,
+        items: [
+          { sku, quantity: 1 },
+          { sku: 'NO-SUCH-SKU', quantity: 1 },
+        ],
+      },
+      422,
+      'items[1].sku',
+    ],
     ['a body over the size limit', { ...ok, padding: 'x'.repeat(70_000) }, 413, '(body)'],
   ];
 
@@ -50,7 +73,7 @@ describe('bad input', () => {
   });
 
   it('stored and published nothing for any of them', async () => {
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect((await api.get('order', `/api/orders?customerId=${customer}`)).body.count).toBe(0);
     expect((await api.get('payment', `/api/payments?customerId=${customer}`)).body.items).toEqual([]);
     expect(await api.balance(customer)).toBe(100);

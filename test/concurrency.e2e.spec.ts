@@ -21,10 +21,18 @@ describe('200 concurrent orders for scarce stock', () => {
     // A quarter of the customers cannot afford any order (each costs at least 8), so declines interleave with stock failures.
     const balances = new Map(customers.map((c, i) => [c, i % 4 === 0 ? 5 : 200]));
     for (const [c, b] of balances) await api.account(c, b);
-    const stock = new Map([[scarce, 30], [plenty, 1000]]);
+    const stock = new Map([
+      [scarce, 30],
+      [plenty, 1000],
+    ]);
 
     const ids = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => api.place(customers[i % customers.length], [{ sku: scarce, quantity: 1 + (i % 2) }, { sku: plenty, quantity: 1 }])),
+      Array.from({ length: 200 }, (_, i) =>
+        api.place(customers[i % customers.length], [
+          { sku: scarce, quantity: 1 + (i % 2) },
+          { sku: plenty, quantity: 1 },
+        ]),
+      ),
     );
     const orders = await Promise.all(ids.map((id) => api.settled(id, 60_000)));
     await quiet(() => Promise.all([api.stock(scarce), ...customers.map((c) => api.balance(c))]));

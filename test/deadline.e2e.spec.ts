@@ -10,7 +10,13 @@ describe('saga deadline', () => {
 
     beforeAll(async () => {
       // Payment's retries (1 s, 2 s, 4 s) outlast the 1.5 s deadline.
-      sut = await startSystem({ SAGA_DEADLINE_MS: '1500', DEADLINE_CHECK_INTERVAL_MS: '100', RETRY_DELAYED: '3', RETRY_BASE_DELAY_MS: '1000', RETRY_MAX_DELAY_MS: '4000' });
+      sut = await startSystem({
+        SAGA_DEADLINE_MS: '1500',
+        DEADLINE_CHECK_INTERVAL_MS: '100',
+        RETRY_DELAYED: '3',
+        RETRY_BASE_DELAY_MS: '1000',
+        RETRY_MAX_DELAY_MS: '4000',
+      });
       api = new Api(sut);
     });
     afterAll(() => sut?.stop());
@@ -25,11 +31,18 @@ describe('saga deadline', () => {
       const order = await api.settled(id, 10_000);
       expect(order).toMatchObject({ status: 'CANCELLED', cancellationReason: 'TIMEOUT' });
       const types = order.timeline.map((t: { type: string }) => t.type);
-      expect(types).toEqual(expect.arrayContaining(['OrderDeadlineReached', 'RefundPayment', 'ReleaseStock', 'PaymentRefunded', 'StockReleased', 'OrderCancelled']));
+      expect(types).toEqual(
+        expect.arrayContaining(['OrderDeadlineReached', 'RefundPayment', 'ReleaseStock', 'PaymentRefunded', 'StockReleased', 'OrderCancelled']),
+      );
 
       // The gateway recovers; Payment's next retry of OrderPlaced finds the order voided.
       await api.account(customer, 100, false);
-      const late = await until(() => api.order(id), (o) => o.timeline.some((t: { type: string }) => t.type === 'PaymentDeclined'), 15_000, 'the late payment answer');
+      const late = await until(
+        () => api.order(id),
+        (o) => o.timeline.some((t: { type: string }) => t.type === 'PaymentDeclined'),
+        15_000,
+        'the late payment answer',
+      );
       expect(late.status).toBe('CANCELLED');
       const payments = await api.get('payment', `/api/payments?orderId=${id}`);
       expect(payments.body.items).toMatchObject([{ status: 'VOIDED' }]);
@@ -55,9 +68,7 @@ describe('saga deadline', () => {
       const stock = new Map(skus.map((s) => [s, 40]));
       for (const s of skus) await api.product(s, 3, 40);
       for (const c of customers) await api.account(c, 200);
-      const ids = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => api.place(customers[i % 3], [{ sku: skus[i % 2], quantity: 1 + (i % 3) }])),
-      );
+      const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => api.place(customers[i % 3], [{ sku: skus[i % 2], quantity: 1 + (i % 3) }])));
       await Promise.all(ids.map((id) => api.settled(id, 20_000)));
       await quiet(() => Promise.all([...customers.map((c) => api.balance(c)), ...skus.map((s) => api.stock(s))]));
       const { cancelled } = await expectConserved(api, ids, balances, stock);

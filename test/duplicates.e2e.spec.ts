@@ -30,8 +30,15 @@ describe('duplicate delivery of every message type', () => {
     await api.account(rich, 500);
     await api.account(poor, 5);
     await api.account(broken, 500, true);
-    const balances = new Map([[rich, 500], [poor, 5], [broken, 500]]);
-    const stock = new Map([[sku, 20], [scarce, 1]]);
+    const balances = new Map([
+      [rich, 500],
+      [poor, 5],
+      [broken, 500],
+    ]);
+    const stock = new Map([
+      [sku, 20],
+      [scarce, 1],
+    ]);
 
     const confirmed = await api.place(rich, [{ sku, quantity: 2 }]);
     const declined = await api.place(poor, [{ sku, quantity: 1 }]);

@@ -65,7 +65,12 @@ describe('order saga over HTTP', () => {
     await api.product(a, 10, 5);
     await api.product(b, 10, 1);
     await api.account(customer, 100);
-    const order = await api.settled(await api.place(customer, [{ sku: a, quantity: 2 }, { sku: b, quantity: 2 }]));
+    const order = await api.settled(
+      await api.place(customer, [
+        { sku: a, quantity: 2 },
+        { sku: b, quantity: 2 },
+      ]),
+    );
     expect(order).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
     expect(types(order)).toEqual(['OrderPlaced', 'PaymentAuthorized', 'StockReservationFailed', 'RefundPayment', 'PaymentRefunded', 'OrderCancelled']);
     expect(await api.balance(customer)).toBe(100);
@@ -129,7 +134,9 @@ describe('order saga over HTTP', () => {
     const id = await api.place(customer, [{ sku, quantity: 1 }]);
     const order = await api.settled(id);
     expect(order).toMatchObject({ status: 'CANCELLED', cancellationReason: 'PROCESSING_FAILED' });
-    expect(types(order)).toEqual(expect.arrayContaining(['SagaStepFailed', 'RefundPayment', 'ReleaseStock', 'PaymentRefunded', 'StockReleased', 'OrderCancelled']));
+    expect(types(order)).toEqual(
+      expect.arrayContaining(['SagaStepFailed', 'RefundPayment', 'ReleaseStock', 'PaymentRefunded', 'StockReleased', 'OrderCancelled']),
+    );
     expect(await api.balance(customer)).toBe(50);
     expect(await api.stock(sku)).toMatchObject({ available: 10, reserved: 0 });
 

@@ -17,7 +17,15 @@ describe('npm start (embedded mode, built)', () => {
 
   async function boot(): Promise<{ child: ChildProcess; urls: Record<string, string>; exited: Promise<number | null> }> {
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first`);
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ORDER_PORT: '0', PAYMENT_PORT: '0', INVENTORY_PORT: '0', ANALYTICS_PORT: '0' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      ORDER_PORT: '0',
+      PAYMENT_PORT: '0',
+      INVENTORY_PORT: '0',
+      ANALYTICS_PORT: '0',
+    };
     // As on a fresh machine: no token given, so the embedded mode makes one.
     delete env.ADMIN_TOKEN;
     delete env.PGLITE_DATA_DIR;
@@ -63,7 +71,12 @@ describe('npm start (embedded mode, built)', () => {
       });
       expect(res.status).toBe(202);
       const { orderId } = (await res.json()) as any;
-      const order = await until(() => fetch(`${first.urls.order}/api/orders/${orderId}`).then((r) => r.json() as Promise<any>), (o) => o.status === 'CONFIRMED', 15_000, 'confirmation');
+      const order = await until(
+        () => fetch(`${first.urls.order}/api/orders/${orderId}`).then((r) => r.json() as Promise<any>),
+        (o) => o.status === 'CONFIRMED',
+        15_000,
+        'confirmation',
+      );
       expect(order.total).toBe(89);
 
       first.child.kill('SIGTERM');

@@ -91,7 +91,7 @@ const SERVICE_ENV: Set<string> = (() => {
   const names = new Set<string>();
   for (const file of [...sourceFiles(at('libs')), ...sourceFiles(at('services'))]) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9_]+):\s*(?:z\.|port\(|int\(|bool\(|csvInts\()/gm)) names.add(m[1]!);
+    for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9_]+):\s*(?:z\s*\.|port\(|int\(|bool\(|csvInts\()/gm)) names.add(m[1]!);
     for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]+)\b/g)) names.add(m[1]!);
     for (const m of text.matchAll(/\benv\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) names.add(m[1]!);
   }
@@ -150,7 +150,11 @@ function parseDockerfile(text: string): { globalArgs: Instruction[]; stages: Sta
 function effectiveSettings(stages: Stage[], name: string) {
   const chain: Stage[] = [];
   for (let stage = stages.find((s) => s.name === name); stage; stage = stages.find((s) => s.name === stage!.base)) chain.unshift(stage);
-  const last = (keyword: string) => chain.flatMap((s) => s.instructions).filter((i) => i.keyword === keyword).at(-1)?.args;
+  const last = (keyword: string) =>
+    chain
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === keyword)
+      .at(-1)?.args;
   const env: Record<string, string> = {};
   for (const i of chain.flatMap((s) => s.instructions).filter((i) => i.keyword === 'ENV')) {
     for (const m of i.args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[m[1]!] = m[2]!.replace(/^"|"$/g, '');
@@ -161,7 +165,10 @@ function effectiveSettings(stages: Stage[], name: string) {
     healthcheck: last('HEALTHCHECK'),
     cmd: last('CMD'),
     stopSignal: last('STOPSIGNAL'),
-    expose: chain.flatMap((s) => s.instructions).filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/)),
+    expose: chain
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'EXPOSE')
+      .flatMap((i) => i.args.split(/\s+/)),
     env,
   };
 }
@@ -237,7 +244,10 @@ describe('Dockerfile', () => {
   });
 
   it('installs with npm ci from the lockfile, production dependencies only in the runtime image', () => {
-    const runs = stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    const runs = stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'RUN')
+      .map((i) => i.args);
     expect(runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r))).toBe(true);
     expect(runs.some((r) => /\bnpm ci\b.*--omit=dev/.test(r))).toBe(true);
     expect(runs.filter((r) => /\bnpm (install|i)\b/.test(r))).toEqual([]);
@@ -247,7 +257,7 @@ describe('Dockerfile', () => {
   it.each(['order', 'payment', 'inventory', 'analytics'])('builds %s: non-root, health check, its port, its entry point', (service) => {
     const s = effectiveSettings(stages, service);
     expect(s.chain.at(-1)?.name).toBe(service);
-    expect(s.chain[0]!.base).toMatch(/^node:(22|24)[\w.-]*$/); // a supported Node LTS
+    expect(s.chain[0]!.base).toMatch(/^node:24[\w.-]*$/); // the Node LTS CI runs the suites on
     expect(s.user).toBeDefined();
     expect(s.user!.split(':')[0]).not.toMatch(/^(root|0)$/);
     expect(s.healthcheck).toMatch(/^(--\S+\s+)*CMD\s/);
@@ -282,7 +292,19 @@ describe('Dockerfile', () => {
 
   it('keeps secrets, local state, build output and tests out of the build context', () => {
     const ignored = dockerignore(read('.dockerignore'));
-    for (const path of ['.env', '.env.local', '.data/admin-token', '.git/HEAD', 'node_modules/pg/package.json', 'dist/services/order/src/main.js', '.run/azurite.pid', 'coverage/lcov.info', 'test/saga.e2e.spec.ts', 'libs/messaging/src/consumer.unit.spec.ts', 'k8s/base/kustomization.yaml']) {
+    for (const path of [
+      '.env',
+      '.env.local',
+      '.data/admin-token',
+      '.git/HEAD',
+      'node_modules/pg/package.json',
+      'dist/services/order/src/main.js',
+      '.run/azurite.pid',
+      'coverage/lcov.info',
+      'test/saga.e2e.spec.ts',
+      'libs/messaging/src/consumer.unit.spec.ts',
+      'k8s/base/kustomization.yaml',
+    ]) {
       expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: true });
     }
     for (const path of ['package.json', 'package-lock.json', 'tsconfig.build.json', 'libs/messaging/src/consumer.ts', 'services/order/src/main.ts']) {
@@ -341,7 +363,9 @@ describe('infra/docker/healthcheck.js (the image HEALTHCHECK)', () => {
 
   const check = (env: Record<string, string>) =>
     new Promise<number>((ok) => {
-      execFile(process.execPath, [at('infra', 'docker', 'healthcheck.js')], { env: { ...TOOL_ENV, ...env } }, (error) => ok(error ? Number(error.code ?? 1) : 0));
+      execFile(process.execPath, [at('infra', 'docker', 'healthcheck.js')], { env: { ...TOOL_ENV, ...env } }, (error) =>
+        ok(error ? Number(error.code ?? 1) : 0),
+      );
     });
 
   it('is healthy when /health/live answers 200 on <SERVICE>_PORT', async () => {
@@ -421,7 +445,7 @@ describe('docker-compose.yml', () => {
       }
       for (const file of service.env_file ?? []) check(`${name} env_file`, isAbsolute(file) ? file : at(file));
       for (const volume of service.volumes ?? []) {
-        const source = typeof volume === 'string' ? volume.split(':')[0]! : volume.type === 'bind' ? volume.source ?? '' : '';
+        const source = typeof volume === 'string' ? volume.split(':')[0]! : volume.type === 'bind' ? (volume.source ?? '') : '';
         if (source.startsWith('/') || source.startsWith('.')) check(`${name} bind mount`, isAbsolute(source) ? source : at(source));
         else if (source) expect(Object.keys(rendered.volumes ?? {})).toContain(source);
       }
@@ -435,7 +459,9 @@ describe('docker-compose.yml', () => {
     expect(service.build?.args?.SERVICE).toBe(name);
     expect(service.environment?.[`${name.toUpperCase()}_PORT`]?.toString()).toBe(String(port));
     expect(service.environment).toMatchObject({ HOST: '0.0.0.0', TRANSPORT: 'rabbitmq', STREAM: 'kafka' });
-    expect(String(service.environment?.DATABASE_URL)).toMatch(name === 'order' || name === 'inventory' ? /^mssql:\/\/.+@sqlserver:1433\/saga_/ : /^postgres:\/\/.+@postgres:5432\/saga_/);
+    expect(String(service.environment?.DATABASE_URL)).toMatch(
+      name === 'order' || name === 'inventory' ? /^mssql:\/\/.+@sqlserver:1433\/saga_/ : /^postgres:\/\/.+@postgres:5432\/saga_/,
+    );
     expect(String(service.environment?.KAFKA_BROKERS)).toBe('kafka:29092');
     expect(JSON.stringify(service.ports)).toContain(`${port}`);
     const dependsOn = service.depends_on as Record<string, { condition?: string }>;
@@ -461,7 +487,8 @@ describe('docker-compose.yml', () => {
       for (const [target, { condition }] of Object.entries((service.depends_on ?? {}) as Record<string, { condition?: string }>)) {
         const dependency = rendered.services[target]!;
         expect({ name, target, condition }).toEqual({ name, target, condition: expect.stringMatching(/^service_(healthy|completed_successfully)$/) });
-        if (condition === 'service_healthy') expect({ target, healthcheck: !!dependency.healthcheck && !dependency.healthcheck.disable }).toEqual({ target, healthcheck: true });
+        if (condition === 'service_healthy')
+          expect({ target, healthcheck: !!dependency.healthcheck && !dependency.healthcheck.disable }).toEqual({ target, healthcheck: true });
         if (condition === 'service_completed_successfully') expect({ target, restart: dependency.restart ?? 'no' }).toEqual({ target, restart: 'no' });
       }
     }
@@ -507,19 +534,20 @@ interface K8sObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  spec?: any; // any Kubernetes object's spec
   data?: Record<string, string>;
 }
 
 function kustomize(dir: string): K8sObject[] {
   const result = run('kubectl', ['kustomize', dir]);
   if (result.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
+  return parseAllDocuments(result.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean) as K8sObject[];
 }
 
 const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'Job', 'DaemonSet']);
-const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v);
+const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) => Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 describe('kubectl', () => {
   it('has kustomize v4 or later built in (the labels/replicas/generator options used under k8s/)', () => {
@@ -536,7 +564,10 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
     objects = kustomize(dir);
   });
   const of = (kind: string) => objects.filter((o) => o.kind === kind);
-  const podSpecs = () => objects.filter((o) => WORKLOADS.has(o.kind)).map((o) => ({ ref: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec, labels: o.spec.template.metadata?.labels }));
+  const podSpecs = () =>
+    objects
+      .filter((o) => WORKLOADS.has(o.kind))
+      .map((o) => ({ ref: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec, labels: o.spec.template.metadata?.labels }));
 
   it('renders objects that validate against the Kubernetes schema (kubernetes-models), with no unknown fields or kinds', () => {
     expect(objects.length).toBeGreaterThan(0);
@@ -550,15 +581,27 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
   it('labels everything app.kubernetes.io/name and app.kubernetes.io/part-of=order-saga, pods too', () => {
     for (const o of objects) {
       const labels = o.metadata.labels ?? {};
-      expect({ ref: `${o.kind}/${o.metadata.name}`, name: !!labels['app.kubernetes.io/name'], partOf: labels['app.kubernetes.io/part-of'] }).toEqual({ ref: `${o.kind}/${o.metadata.name}`, name: true, partOf: 'order-saga' });
+      expect({ ref: `${o.kind}/${o.metadata.name}`, name: !!labels['app.kubernetes.io/name'], partOf: labels['app.kubernetes.io/part-of'] }).toEqual({
+        ref: `${o.kind}/${o.metadata.name}`,
+        name: true,
+        partOf: 'order-saga',
+      });
     }
     for (const pod of podSpecs()) {
-      expect({ ref: pod.ref, partOf: pod.labels?.['app.kubernetes.io/part-of'], name: !!pod.labels?.['app.kubernetes.io/name'] }).toEqual({ ref: pod.ref, partOf: 'order-saga', name: true });
+      expect({ ref: pod.ref, partOf: pod.labels?.['app.kubernetes.io/part-of'], name: !!pod.labels?.['app.kubernetes.io/name'] }).toEqual({
+        ref: pod.ref,
+        partOf: 'order-saga',
+        name: true,
+      });
     }
   });
 
   it('gives every service a Deployment with probes, resources, a non-root security context and time to stop', () => {
-    expect(of('Deployment').map((d) => d.metadata.name).sort()).toEqual([...SERVICES].sort());
+    expect(
+      of('Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual([...SERVICES].sort());
     for (const d of of('Deployment')) {
       const pod = d.spec.template.spec;
       const port = servicePort(d.metadata.name);
@@ -572,21 +615,33 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
         expect({ ref, ports: c.ports }).toEqual({ ref, ports: [{ name: 'http', containerPort: port }] });
         expect({ ref, readiness: c.readinessProbe?.httpGet }).toEqual({ ref, readiness: { path: '/health/ready', port: 'http' } });
         expect({ ref, liveness: c.livenessProbe?.httpGet }).toEqual({ ref, liveness: { path: '/health/live', port: 'http' } });
-        expect({ ref, requests: Object.keys(c.resources?.requests ?? {}).sort(), memoryLimit: !!c.resources?.limits?.memory }).toEqual({ ref, requests: ['cpu', 'memory'], memoryLimit: true });
-        expect({ ref, escalation: c.securityContext?.allowPrivilegeEscalation, runAsNonRoot: c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot }).toEqual({ ref, escalation: false, runAsNonRoot: true });
+        expect({ ref, requests: Object.keys(c.resources?.requests ?? {}).sort(), memoryLimit: !!c.resources?.limits?.memory }).toEqual({
+          ref,
+          requests: ['cpu', 'memory'],
+          memoryLimit: true,
+        });
+        expect({
+          ref,
+          escalation: c.securityContext?.allowPrivilegeEscalation,
+          runAsNonRoot: c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot,
+        }).toEqual({ ref, escalation: false, runAsNonRoot: true });
       }
     }
   });
 
   it('turns off service links in every pod (a Service named order would set ORDER_PORT=tcp://...)', () => {
-    for (const pod of podSpecs()) expect({ ref: pod.ref, enableServiceLinks: pod.spec.enableServiceLinks }).toEqual({ ref: pod.ref, enableServiceLinks: false });
+    for (const pod of podSpecs())
+      expect({ ref: pod.ref, enableServiceLinks: pod.spec.enableServiceLinks }).toEqual({ ref: pod.ref, enableServiceLinks: false });
   });
 
   it('selects pods that exist: every Service and PodDisruptionBudget matches a workload', () => {
     const templates = podSpecs();
     for (const s of [...of('Service'), ...of('PodDisruptionBudget')]) {
       const selector = s.kind === 'Service' ? s.spec.selector : s.spec.selector.matchLabels;
-      expect({ ref: `${s.kind}/${s.metadata.name}`, matched: templates.some((t) => matches(selector, t.labels)) }).toEqual({ ref: `${s.kind}/${s.metadata.name}`, matched: true });
+      expect({ ref: `${s.kind}/${s.metadata.name}`, matched: templates.some((t) => matches(selector, t.labels)) }).toEqual({
+        ref: `${s.kind}/${s.metadata.name}`,
+        matched: true,
+      });
     }
     for (const pdb of of('PodDisruptionBudget')) expect(pdb.spec.maxUnavailable ?? 0).toBeGreaterThanOrEqual(1); // a drain of one replica is never blocked
   });
@@ -597,8 +652,8 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
     for (const pod of podSpecs()) {
       for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
         for (const from of c.envFrom ?? []) {
-          if (from.configMapRef) (names.has(`ConfigMap/${from.configMapRef.name}`) ? null : missing.push(`${pod.ref} ConfigMap/${from.configMapRef.name}`));
-          if (from.secretRef) (names.has(`Secret/${from.secretRef.name}`) ? null : missing.push(`${pod.ref} Secret/${from.secretRef.name}`));
+          if (from.configMapRef && !names.has(`ConfigMap/${from.configMapRef.name}`)) missing.push(`${pod.ref} ConfigMap/${from.configMapRef.name}`);
+          if (from.secretRef && !names.has(`Secret/${from.secretRef.name}`)) missing.push(`${pod.ref} Secret/${from.secretRef.name}`);
         }
         for (const env of c.env ?? []) {
           const ref = env.valueFrom?.secretKeyRef ?? env.valueFrom?.configMapKeyRef;
@@ -624,7 +679,11 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
         for (const [key, value] of Object.entries(source.data ?? {})) env[key] = from.configMapRef ? value : Buffer.from(value, 'base64').toString();
       }
       expect(Object.keys(env).filter((key) => !SERVICE_ENV.has(key))).toEqual([]);
-      expect(Object.entries(env).filter(([, value]) => value === '').map(([key]) => key)).toEqual([]); // empty is not unset for the services
+      expect(
+        Object.entries(env)
+          .filter(([, value]) => value === '')
+          .map(([key]) => key),
+      ).toEqual([]); // empty is not unset for the services
       expect(env[`${d.metadata.name.toUpperCase()}_PORT`]).toBe(String(servicePort(d.metadata.name)));
       expect(Object.keys(env)).toEqual(expect.arrayContaining(['ADMIN_TOKEN', 'DATABASE_URL', 'RABBITMQ_URL', 'TRANSPORT', 'STREAM', 'KAFKA_BROKERS', 'HOST']));
     }
@@ -634,7 +693,11 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
     it('ships placeholder secrets the services refuse, so a forgotten secret fails loudly', () => {
       for (const secret of of('Secret')) {
         for (const [key, value] of Object.entries(secret.data ?? {})) {
-          expect({ secret: secret.metadata.name, key, value: Buffer.from(value, 'base64').toString() }).toEqual({ secret: secret.metadata.name, key, value: 'REPLACE_ME' });
+          expect({ secret: secret.metadata.name, key, value: Buffer.from(value, 'base64').toString() }).toEqual({
+            secret: secret.metadata.name,
+            key,
+            value: 'REPLACE_ME',
+          });
         }
       }
     });
@@ -643,9 +706,17 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
   if (dir === 'k8s/overlays/local') {
     it('runs one replica of each service from the local image tag, with the servers beside them', () => {
       for (const d of of('Deployment')) {
-        expect({ name: d.metadata.name, replicas: d.spec.replicas, image: d.spec.template.spec.containers[0].image }).toEqual({ name: d.metadata.name, replicas: 1, image: `order-saga/${d.metadata.name}:local` });
+        expect({ name: d.metadata.name, replicas: d.spec.replicas, image: d.spec.template.spec.containers[0].image }).toEqual({
+          name: d.metadata.name,
+          replicas: 1,
+          image: `order-saga/${d.metadata.name}:local`,
+        });
       }
-      expect(of('StatefulSet').map((s) => s.metadata.name).sort()).toEqual(['azurite', 'kafka', 'postgres', 'rabbitmq', 'sqlserver']);
+      expect(
+        of('StatefulSet')
+          .map((s) => s.metadata.name)
+          .sort(),
+      ).toEqual(['azurite', 'kafka', 'postgres', 'rabbitmq', 'sqlserver']);
       expect(new Set(objects.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace))).toEqual(new Set(['order-saga']));
     });
 

@@ -60,10 +60,12 @@ function declarations(file) {
   const text = readFileSync(file, 'utf8');
   const imports = new Map();
   for (const [, names, from] of text.matchAll(/^import \{([^}]+)\} from "([^"]+)";$/gm)) {
-    const target = from.startsWith('.')
-      ? resolve(dirname(file), from)
-      : fileURLToPath(import.meta.resolve(from));
-    for (const name of names.split(',').map((n) => n.trim()).filter(Boolean)) imports.set(name, target.replace(/\.js$/, '.d.ts'));
+    const target = from.startsWith('.') ? resolve(dirname(file), from) : fileURLToPath(import.meta.resolve(from));
+    for (const name of names
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean))
+      imports.set(name, target.replace(/\.js$/, '.d.ts'));
   }
   const aliases = new Map();
   for (const [, list] of text.matchAll(/^export type \{([^}]+)\};$/gm)) {

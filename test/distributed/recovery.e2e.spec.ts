@@ -3,6 +3,7 @@ import { startBroker, stopBroker } from '../support/broker';
 import { expectConserved } from '../support/conservation';
 import { startDistributedSystem, type DistributedSystem } from '../support/system';
 import { until } from '../support/wait';
+import { sleep } from '@app/platform';
 
 /**
  * The distributed mode under failure, black box over HTTP plus control of the processes and
@@ -44,10 +45,12 @@ describe('recovery (distributed: PostgreSQL + RabbitMQ)', () => {
     for (const [s, n] of stock) await api.product(s, 3, n);
     let n = 0;
     const place = (count: number) =>
-      Promise.all(Array.from({ length: count }, () => {
-        const i = n++;
-        return api.place(customers[i % customers.length], [{ sku: skus[i % skus.length], quantity: 1 + (i % 3) }]);
-      }));
+      Promise.all(
+        Array.from({ length: count }, () => {
+          const i = n++;
+          return api.place(customers[i % customers.length], [{ sku: skus[i % skus.length], quantity: 1 + (i % 3) }]);
+        }),
+      );
     const settleAndCheck = async (ids: string[]) => {
       await Promise.all(ids.map((id) => api.settled(id, SETTLE_MS)));
       await quiet(() => Promise.all([...customers.map((c) => api.balance(c)), ...skus.map((s) => api.stock(s))]), 500, SETTLE_MS);
@@ -64,7 +67,7 @@ describe('recovery (distributed: PostgreSQL + RabbitMQ)', () => {
     try {
       // Orders are still accepted: they wait in Order's outbox until the broker is back.
       ids.push(...(await w.place(20)));
-      await new Promise((r) => setTimeout(r, 2000));
+      await sleep(2000);
     } finally {
       await startBroker();
     }

@@ -4,11 +4,12 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Kafka, logLevel } from 'kafkajs';
-import { partitionForKey } from '../../libs/messaging/src/stream/in-memory.stream';
+import { partitionForKey } from '@app/messaging';
 import { Api, quiet, uniq } from '../support/api';
 import { expectConserved } from '../support/conservation';
 import { startDistributedSystem, type DistributedSystem } from '../support/system';
 import { until } from '../support/wait';
+import { sleep } from '@app/platform';
 
 /**
  * The event stream and the archive on real Kafka and Azurite, with faults: Analytics killed
@@ -49,7 +50,12 @@ async function readArchive(sys: DistributedSystem): Promise<ArchiveRead> {
 }
 
 const verifyOk = (api: Api, minEvents: number, timeoutMs = 60_000) =>
-  until(() => api.get('analytics', '/api/analytics/archives/verify').then((r) => r.body), (v) => v?.ok === true && v.events >= minEvents, timeoutMs, 'archive verify ok');
+  until(
+    () => api.get('analytics', '/api/analytics/archives/verify').then((r) => r.body),
+    (v) => v?.ok === true && v.events >= minEvents,
+    timeoutMs,
+    'archive verify ok',
+  );
 
 async function placedMessageIds(api: Api, ids: string[]): Promise<string[]> {
   const orders = await Promise.all(ids.map((id) => api.order(id)));
@@ -77,7 +83,12 @@ describe('event stream and archive (distributed: Kafka + Azurite)', () => {
       const placed = await placedMessageIds(api, ids);
       // verify covers committed offsets; a partition's last batch may still be buffered, so
       // wait until every order's OrderPlaced is in the archive before comparing.
-      await until(() => readArchive(sys), (a) => placed.every((m) => a.byMessage.has(m)), 30_000, 'every OrderPlaced archived');
+      await until(
+        () => readArchive(sys),
+        (a) => placed.every((m) => a.byMessage.has(m)),
+        30_000,
+        'every OrderPlaced archived',
+      );
       const { verify, after } = await until(
         async () => ({ verify: (await api.get('analytics', '/api/analytics/archives/verify')).body, after: await readArchive(sys) }),
         ({ verify: v, after: a }) => v?.ok === true && v.events === a.lines,
@@ -116,14 +127,24 @@ describe('event stream and archive (distributed: Kafka + Azurite)', () => {
       await Promise.all(ids.map((id) => api.settled(id)));
       const placed = await placedMessageIds(api, ids);
       await verifyOk(api, placed.length);
-      const archive = await until(() => readArchive(sys), (a) => placed.every((m) => a.byMessage.has(m)), 30_000, 'every OrderPlaced archived');
+      const archive = await until(
+        () => readArchive(sys),
+        (a) => placed.every((m) => a.byMessage.has(m)),
+        30_000,
+        'every OrderPlaced archived',
+      );
       for (const m of placed) expect(archive.byMessage.get(m)).toBe(1);
       // The poison's offset is accounted for as skipped in partition 0's first blob.
       const list = (await api.get('analytics', '/api/analytics/archives')).body.items as Array<{ topic: string; partition: number; skippedOffsets: number[] }>;
       expect(list.some((b) => b.topic === 'order-events' && b.partition === 0 && b.skippedOffsets.includes(0))).toBe(true);
 
       // It went through the retry topic and rests in the dead-letter topic with its error.
-      const dead = await until(() => readTopic(kafka, `${sys.namespace}analytics.dlt`), (r) => r.length >= 1, 30_000, 'the dead-letter topic');
+      const dead = await until(
+        () => readTopic(kafka, `${sys.namespace}analytics.dlt`),
+        (r) => r.length >= 1,
+        30_000,
+        'the dead-letter topic',
+      );
       expect(dead[0].value).toBe('{"this is": not json');
       expect(dead[0].headers['x-error']).toMatch(/JSON/);
       expect(dead[0].headers['x-original-topic']).toBe('order-events');
@@ -154,7 +175,7 @@ describe('event stream and archive (distributed: Kafka + Azurite)', () => {
         await expect(kafkaCtl('status')).rejects.toThrow();
         // The saga runs on RabbitMQ and goes on; Kafka-bound rows wait in the outboxes.
         await place(10);
-        await new Promise((r) => setTimeout(r, 2000));
+        await sleep(2000);
       } finally {
         await kafkaCtl('up');
       }
@@ -164,10 +185,20 @@ describe('event stream and archive (distributed: Kafka + Azurite)', () => {
       await expectConserved(api, ids, new Map(customers.map((c) => [c, 1000])), new Map([[sku, 1000]]));
       const placed = await placedMessageIds(api, ids);
       await verifyOk(api, placed.length, 120_000);
-      const archive = await until(() => readArchive(sys), (a) => placed.every((m) => a.byMessage.has(m)), 60_000, 'every OrderPlaced archived');
+      const archive = await until(
+        () => readArchive(sys),
+        (a) => placed.every((m) => a.byMessage.has(m)),
+        60_000,
+        'every OrderPlaced archived',
+      );
       for (const m of placed) expect(archive.byMessage.get(m)).toBe(1);
       expect([...archive.byOffset.values()].every((n) => n === 1)).toBe(true);
-      const summary = await until(() => api.get('analytics', '/api/analytics/summary').then((r) => r.body), (s) => s.eventsByType.OrderPlaced === 30, 60_000, 'summary');
+      const summary = await until(
+        () => api.get('analytics', '/api/analytics/summary').then((r) => r.body),
+        (s) => s.eventsByType.OrderPlaced === 30,
+        60_000,
+        'summary',
+      );
       expect(summary.ordersByStatus.CONFIRMED).toBe(30);
     } finally {
       await kafkaCtl('up');

@@ -1,6 +1,17 @@
 import 'reflect-metadata';
 import { Parser } from 'node-sql-parser/build/transactsql';
-import { Column, DataSource, Entity, LessThanOrEqual, MssqlParameter, PrimaryColumn, QueryResult, type ColumnType, type MigrationInterface, type QueryRunner } from 'typeorm';
+import {
+  Column,
+  DataSource,
+  Entity,
+  LessThanOrEqual,
+  MssqlParameter,
+  PrimaryColumn,
+  QueryResult,
+  type ColumnType,
+  type MigrationInterface,
+  type QueryRunner,
+} from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { sqlServerDateColumns, transactionLockSql, type Dialect } from '@app/persistence';
 import { AnalyticsTables1763769600004 } from '../../services/analytics/src/migrations/1763769600004-analytics-tables';
@@ -11,7 +22,12 @@ import { SummaryHttp } from '../../services/analytics/src/summary/summary.http';
 import { summaryIsolation, summarySql } from '../../services/analytics/src/summary/summary.query';
 import { InventoryTables1763769600003 } from '../../services/inventory/src/migrations/1763769600003-inventory-tables';
 import { ReservationEntity } from '../../services/inventory/src/reservations/reservation.entity';
-import { lockOrder as lockInventoryOrder, lockReservation, orderLockName, saveReservation } from '../../services/inventory/src/reservations/reservations.repository';
+import {
+  lockOrder as lockInventoryOrder,
+  lockReservation,
+  orderLockName,
+  saveReservation,
+} from '../../services/inventory/src/reservations/reservations.repository';
 import { DemoStockSeed } from '../../services/inventory/src/stock/demo-stock.seed';
 import { StockEntity } from '../../services/inventory/src/stock/stock.entity';
 import { lockStock, saveStockLevels, setAvailable, setAvailableSql } from '../../services/inventory/src/stock/stock.repository';
@@ -35,8 +51,23 @@ import { lockPayment, savePayment } from '../../services/payment/src/payments/pa
  * node-sql-parser's T-SQL grammar goes, parsed. None of it has run on a server.
  */
 
-const entities = [OrderEntity, OrderTimelineEntity, ProductEntity, PaymentEntity, AccountEntity, StockEntity, ReservationEntity, OrderFactEntity, EventCountEntity];
-const migrations: Array<new () => MigrationInterface> = [OrderTables1763769600001, PaymentTables1763769600002, InventoryTables1763769600003, AnalyticsTables1763769600004];
+const entities = [
+  OrderEntity,
+  OrderTimelineEntity,
+  ProductEntity,
+  PaymentEntity,
+  AccountEntity,
+  StockEntity,
+  ReservationEntity,
+  OrderFactEntity,
+  EventCountEntity,
+];
+const migrations: Array<new () => MigrationInterface> = [
+  OrderTables1763769600001,
+  PaymentTables1763769600002,
+  InventoryTables1763769600003,
+  AnalyticsTables1763769600004,
+];
 
 const orderId = '0b7d3c4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e';
 const occurredAt = '2025-11-22T10:00:01.250Z';
@@ -136,7 +167,10 @@ function parseTsql(statement: string): 'parsed' | 'not parsed' {
 
 /** TypeORM sends DECLARE; INSERT/MERGE; SELECT as one batch joined by ";\n\n". */
 function statementsOf(batch: string): string[] {
-  return batch.split(/;\s*\n\s*\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+  return batch
+    .split(/;\s*\n\s*\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** The shape of a MERGE (not parsed): a source of VALUES, both branches, the terminator. */
@@ -158,9 +192,17 @@ function checkSqlServerStatement(sql: string, params: unknown[]): void {
 describe('SQL Server: entities', () => {
   it('build and validate for the mssql driver (every column type is one SQL Server takes), and still for postgres', async () => {
     const mssql = await dataSource('mssql');
-    expect(mssql.entityMetadatas.map((m) => m.tableName).sort()).toEqual(
-      ['accounts', 'event_counts', 'order_facts', 'order_timeline', 'orders', 'payments', 'products', 'reservations', 'stock'],
-    );
+    expect(mssql.entityMetadatas.map((m) => m.tableName).sort()).toEqual([
+      'accounts',
+      'event_counts',
+      'order_facts',
+      'order_timeline',
+      'orders',
+      'payments',
+      'products',
+      'reservations',
+      'stock',
+    ]);
     const postgres = await dataSource('postgres');
     expect(postgres.entityMetadatas).toHaveLength(entities.length);
   });
@@ -196,7 +238,9 @@ describe('SQL Server: entities', () => {
         if (c.type === 'simple-json') {
           // SQL Server answers text; PostgreSQL's jsonb columns answer parsed JSON, passed through.
           expect(ds.driver.prepareHydratedValue('[{"sku":"KB-001","quantity":1}]', c)).toEqual([{ sku: 'KB-001', quantity: 1 }]);
-          expect(pg.driver.prepareHydratedValue([{ sku: 'KB-001', quantity: 1 }], pgColumn(pg, m.tableName, c.databaseName))).toEqual([{ sku: 'KB-001', quantity: 1 }]);
+          expect(pg.driver.prepareHydratedValue([{ sku: 'KB-001', quantity: 1 }], pgColumn(pg, m.tableName, c.databaseName))).toEqual([
+            { sku: 'KB-001', quantity: 1 },
+          ]);
           expect(ds.driver.preparePersistentValue([{ sku: 'KB-001' }], c)).toBe('[{"sku":"KB-001"}]');
         }
       }
@@ -208,7 +252,10 @@ describe('SQL Server: entities', () => {
     const tables = new Map<string, { columns: Map<string, { type: string; nullable: boolean }>; primaryKey: string[] }>();
     for (const sql of await migrationStatements('mssql', 'up')) {
       if (!/^\s*CREATE TABLE/i.test(sql)) continue;
-      const ast = tsql.astify(sql.replace(/,\s*CONSTRAINT \w+ FOREIGN KEY \([\w, ]+\) REFERENCES \w+ \([\w, ]+\)/g, '').replace(/CONSTRAINT \w+ DEFAULT/g, 'DEFAULT'), { database: 'transactsql' }) as unknown as CreateTableAst;
+      const ast = tsql.astify(
+        sql.replace(/,\s*CONSTRAINT \w+ FOREIGN KEY \([\w, ]+\) REFERENCES \w+ \([\w, ]+\)/g, '').replace(/CONSTRAINT \w+ DEFAULT/g, 'DEFAULT'),
+        { database: 'transactsql' },
+      ) as unknown as CreateTableAst;
       const columns = new Map<string, { type: string; nullable: boolean }>();
       let primaryKey: string[] = [];
       for (const d of ast.create_definitions) {
@@ -253,7 +300,11 @@ describe('SQL Server: migrations', () => {
     expect(all).toMatch(/CONSTRAINT order_timeline_order_id_fkey FOREIGN KEY \(order_id\) REFERENCES orders \(id\)/);
     expect(all).toMatch(/CREATE UNIQUE INDEX orders_idempotency_key_key ON orders \(idempotency_key\) WHERE idempotency_key IS NOT NULL/);
     expect(all).not.toMatch(/idempotency_key nvarchar\(200\)[^,]*UNIQUE/);
-    for (const [table, column] of [['orders', 'items'], ['reservations', 'items'], ['reservations', 'shortages']]) {
+    for (const [table, column] of [
+      ['orders', 'items'],
+      ['reservations', 'items'],
+      ['reservations', 'shortages'],
+    ]) {
       expect(all).toMatch(new RegExp(`CONSTRAINT ${table}_${column}_check CHECK \\((${column} IS NULL OR )?ISJSON\\(${column}\\) = 1\\)`));
     }
     expect(all).toMatch(/CONSTRAINT payments_refunded_amount_check CHECK \(refunded_amount >= 0 AND refunded_amount <= amount\)/);
@@ -308,16 +359,40 @@ describe('SQL Server: what the repositories send', () => {
     const { manager, sent } = recorder(ds);
     const now = new Date('2025-11-22T10:00:00.125Z');
     await manager.insert(OrderEntity, {
-      id: orderId, customerId: 'alice', status: 'PENDING', cancellationReason: null, paymentState: 'UNKNOWN', stockState: 'UNKNOWN',
-      refundRequested: false, releaseRequested: true, total: 8900, currency: 'USD', items: [{ sku: 'KB-001', quantity: 1, unitPrice: 8900 }],
-      correlationId: orderId, idempotencyKey: null, requestHash: null, deadlineAt: new Date(now), completedAt: null, createdAt: now, updatedAt: now,
+      id: orderId,
+      customerId: 'alice',
+      status: 'PENDING',
+      cancellationReason: null,
+      paymentState: 'UNKNOWN',
+      stockState: 'UNKNOWN',
+      refundRequested: false,
+      releaseRequested: true,
+      total: 8900,
+      currency: 'USD',
+      items: [{ sku: 'KB-001', quantity: 1, unitPrice: 8900 }],
+      correlationId: orderId,
+      idempotencyKey: null,
+      requestHash: null,
+      deadlineAt: new Date(now),
+      completedAt: null,
+      createdAt: now,
+      updatedAt: now,
     });
     await appendTimeline(manager, orderId, { type: 'OrderPlaced', source: 'order', messageId: 'm-1', occurredAt });
-    await savePayment(manager, null, { id: orderId, orderId, customerId: 'alice', amount: 8900, currency: 'USD', status: 'AUTHORIZED', declineReason: null, refundedAmount: 0 }, now);
+    await savePayment(
+      manager,
+      null,
+      { id: orderId, orderId, customerId: 'alice', amount: 8900, currency: 'USD', status: 'AUTHORIZED', declineReason: null, refundedAmount: 0 },
+      now,
+    );
     await saveAccount(manager, {} as AccountEntity, { customerId: 'alice', balance: 91_100 }, now);
     await saveReservation(manager, orderId, null, { status: 'RESERVED', items: [{ sku: 'KB-001', quantity: 1 }], shortages: null });
     await saveStockLevels(manager, [{ sku: 'KB-001', available: 99, reserved: 1 }]);
-    await saveOrderFact(manager, { orderId, customerId: 'alice', status: 'PENDING', total: 8900, currency: 'USD', cancellationReason: null, placedAt: occurredAt, completedAt: null }, now);
+    await saveOrderFact(
+      manager,
+      { orderId, customerId: 'alice', status: 'PENDING', total: 8900, currency: 'USD', cancellationReason: null, placedAt: occurredAt, completedAt: null },
+      now,
+    );
     await manager.getRepository(OrderEntity).find({
       select: { id: true, deadlineAt: true, correlationId: true },
       where: { status: 'PENDING', deadlineAt: LessThanOrEqual(now) },
@@ -348,12 +423,19 @@ describe('SQL Server: what the repositories send', () => {
     const after = recorder(fixed);
     await appendTimeline(after.manager, orderId, { type: 'OrderPlaced', source: 'order', messageId: 'm-1', occurredAt });
     const now = new Date('2025-11-22T10:00:00.125Z');
-    await savePayment(after.manager, null, { id: orderId, orderId, customerId: 'alice', amount: 1, currency: 'USD', status: 'AUTHORIZED', declineReason: null, refundedAmount: 0 }, now);
+    await savePayment(
+      after.manager,
+      null,
+      { id: orderId, orderId, customerId: 'alice', amount: 1, currency: 'USD', status: 'AUTHORIZED', declineReason: null, refundedAmount: 0 },
+      now,
+    );
     await new DemoStockSeed(fixed, { seedDemoData: true } as never, { info: () => undefined } as never).onModuleInit();
     expect(after.sent[0]!.params[5]).toMatchObject({ type: 'datetimeoffset', value: new Date(occurredAt) });
     expect(after.sent[1]!.sql).toMatch(/DECLARE @OutputTable TABLE \("refunded_amount" bigint, "created_at" datetimeoffset, "updated_at" datetimeoffset\)/);
     expect(after.sent[1]!.params[8]).toMatchObject({ type: 'datetimeoffset', value: now });
-    expect(after.sent.find((s) => /^DECLARE @OutputTable TABLE \("reserved" int, "updated_at" datetimeoffset\);\s+MERGE INTO "stock"/.test(s.sql))!.sql).toMatch(/SYSDATETIMEOFFSET\(\)/);
+    expect(
+      after.sent.find((s) => /^DECLARE @OutputTable TABLE \("reserved" int, "updated_at" datetimeoffset\);\s+MERGE INTO "stock"/.test(s.sql))!.sql,
+    ).toMatch(/SYSDATETIMEOFFSET\(\)/);
     for (const c of fixed.entityMetadatas.flatMap((m) => m.columns).filter((c) => c.type === 'datetimeoffset')) {
       expect(fixed.driver.prepareHydratedValue(new Date(occurredAt), c)).toEqual(new Date(occurredAt));
     }
@@ -375,7 +457,11 @@ describe('SQL Server: the hand-written statements, both spellings', () => {
       postgres: `INSERT INTO event_counts (type, count, last_at) VALUES ($1, 1, $2)
      ON CONFLICT (type) DO UPDATE SET count = event_counts.count + 1, last_at = GREATEST(event_counts.last_at, EXCLUDED.last_at)`,
     },
-    { name: 'summary: orders by status', build: (d) => summarySql.byStatus(d), postgres: 'SELECT status, count(*) AS n FROM order_facts GROUP BY status ORDER BY status' },
+    {
+      name: 'summary: orders by status',
+      build: (d) => summarySql.byStatus(d),
+      postgres: 'SELECT status, count(*) AS n FROM order_facts GROUP BY status ORDER BY status',
+    },
     {
       name: 'summary: revenue',
       build: (d) => summarySql.revenue(d, 'USD'),
@@ -384,7 +470,8 @@ describe('SQL Server: the hand-written statements, both spellings', () => {
     {
       name: 'summary: cancellation reasons',
       build: (d) => summarySql.reasons(d),
-      postgres: "SELECT cancellation_reason AS reason, count(*) AS n FROM order_facts WHERE status = 'CANCELLED' AND cancellation_reason IS NOT NULL GROUP BY cancellation_reason ORDER BY cancellation_reason",
+      postgres:
+        "SELECT cancellation_reason AS reason, count(*) AS n FROM order_facts WHERE status = 'CANCELLED' AND cancellation_reason IS NOT NULL GROUP BY cancellation_reason ORDER BY cancellation_reason",
     },
     {
       name: 'summary: saga durations',
@@ -399,7 +486,11 @@ describe('SQL Server: the hand-written statements, both spellings', () => {
              WHERE status IN ('CONFIRMED', 'CANCELLED') AND placed_at IS NOT NULL AND completed_at IS NOT NULL) AS d`,
     },
     { name: 'summary: events by type', build: (d) => summarySql.events(d), postgres: 'SELECT type, count FROM event_counts ORDER BY type' },
-    { name: 'inventory: the per-order lock (libs/persistence)', build: (d) => transactionLockSql(d, orderLockName(orderId), true), postgres: 'SELECT pg_advisory_xact_lock($1) IS NOT NULL AS locked' },
+    {
+      name: 'inventory: the per-order lock (libs/persistence)',
+      build: (d) => transactionLockSql(d, orderLockName(orderId), true),
+      postgres: 'SELECT pg_advisory_xact_lock($1) IS NOT NULL AS locked',
+    },
   ];
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_, c) => {
@@ -429,7 +520,11 @@ describe('SQL Server: HTTP and start-up paths', () => {
     expect(summaryIsolation('postgres')).toBe('REPEATABLE READ');
     const ds = await dataSource('mssql');
     const { sent } = recorder(ds, (sql) => {
-      if (/GROUP BY status/.test(sql)) return [{ status: 'CONFIRMED', n: 2 }, { status: 'CANCELLED', n: 1 }];
+      if (/GROUP BY status/.test(sql))
+        return [
+          { status: 'CONFIRMED', n: 2 },
+          { status: 'CANCELLED', n: 1 },
+        ];
       if (/AS minor/.test(sql)) return [{ minor: '17800' }];
       if (/AS reason/.test(sql)) return [{ reason: 'TIMEOUT', n: 1 }];
       if (/PERCENTILE_CONT/.test(sql)) return [{ n: 3, p50: 1250, p95: 1900.5, p99: 1990.1 }];
@@ -460,13 +555,32 @@ describe('SQL Server: HTTP and start-up paths', () => {
     const ds = await dataSource('mssql');
     const updatedAt = new Date('2025-11-22T10:00:00.000Z');
     const { sent } = recorder(ds, (sql) => {
-      if (/^SELECT .* FROM "products"/.test(sql)) return [{ ProductEntity_sku: 'KB-001', ProductEntity_name: 'Keyboard', ProductEntity_unit_price: '1234', ProductEntity_updated_at: updatedAt }];
-      if (/^SELECT .* FROM "accounts"/.test(sql)) return [{ AccountEntity_customer_id: 'alice', AccountEntity_balance: '5000', AccountEntity_simulate_gateway_error: false, AccountEntity_updated_at: updatedAt }];
+      if (/^SELECT .* FROM "products"/.test(sql))
+        return [{ ProductEntity_sku: 'KB-001', ProductEntity_name: 'Keyboard', ProductEntity_unit_price: '1234', ProductEntity_updated_at: updatedAt }];
+      if (/^SELECT .* FROM "accounts"/.test(sql))
+        return [
+          {
+            AccountEntity_customer_id: 'alice',
+            AccountEntity_balance: '5000',
+            AccountEntity_simulate_gateway_error: false,
+            AccountEntity_updated_at: updatedAt,
+          },
+        ];
       if (/COUNT\(1\)/.test(sql)) return [{ cnt: 0 }];
       return [];
     });
-    await expect(new ProductsHttp(ds).put('KB-001', { name: 'Keyboard', unitPrice: 12.34 })).resolves.toEqual({ sku: 'KB-001', name: 'Keyboard', unitPrice: 12.34, updatedAt: updatedAt.toISOString() });
-    await expect(new AccountsHttp(ds).put('alice', { balance: 50 })).resolves.toEqual({ customerId: 'alice', balance: 50, currency: 'USD', simulateGatewayError: false });
+    await expect(new ProductsHttp(ds).put('KB-001', { name: 'Keyboard', unitPrice: 12.34 })).resolves.toEqual({
+      sku: 'KB-001',
+      name: 'Keyboard',
+      unitPrice: 12.34,
+      updatedAt: updatedAt.toISOString(),
+    });
+    await expect(new AccountsHttp(ds).put('alice', { balance: 50 })).resolves.toEqual({
+      customerId: 'alice',
+      balance: 50,
+      currency: 'USD',
+      simulateGatewayError: false,
+    });
     await new DemoStockSeed(ds, { seedDemoData: true } as never, { info: () => undefined } as never).onModuleInit();
 
     const merges = sent.map((s, i) => ({ ...s, i })).filter((s) => /MERGE INTO "(products|accounts|stock)"/.test(s.sql));
@@ -507,7 +621,13 @@ function sqlServerTypeOf(ds: DataSource, c: ColumnMetadata): string {
 interface CreateTableAst {
   table: Array<{ table: string }>;
   create_definitions: Array<
-    | { resource: 'column'; column: { column: string }; definition: { dataType: string; length?: number | string }; nullable?: { type: string }; constraint_type?: undefined }
+    | {
+        resource: 'column';
+        column: { column: string };
+        definition: { dataType: string; length?: number | string };
+        nullable?: { type: string };
+        constraint_type?: undefined;
+      }
     | { resource: 'constraint'; constraint_type: string; definition: Array<{ column: string }> }
   >;
 }

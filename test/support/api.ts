@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SystemUnderTest } from './system';
 import { until } from './wait';
+import { sleep } from '@app/platform';
 
 type Service = keyof SystemUnderTest['urls'];
 
@@ -85,7 +86,12 @@ export class Api {
   }
 
   async settled(orderId: string, timeoutMs = 15_000) {
-    return until(() => this.order(orderId), (o) => o?.status === 'CONFIRMED' || o?.status === 'CANCELLED', timeoutMs, `order ${orderId} to settle`);
+    return until(
+      () => this.order(orderId),
+      (o) => o?.status === 'CONFIRMED' || o?.status === 'CANCELLED',
+      timeoutMs,
+      `order ${orderId} to settle`,
+    );
   }
 
   balance(customerId: string): Promise<number> {
@@ -106,7 +112,7 @@ export async function quiet(read: () => Promise<unknown>, settleMs = 300, timeou
   const end = Date.now() + timeoutMs;
   let last = JSON.stringify(await read());
   for (;;) {
-    await new Promise((r) => setTimeout(r, settleMs));
+    await sleep(settleMs);
     const now = JSON.stringify(await read());
     if (now === last) return;
     if (Date.now() > end) throw new Error('system did not go quiet');

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { sleep } from '@app/platform';
 
 const run = promisify(execFile);
 
@@ -10,7 +11,7 @@ export async function rabbitmqctl(...args: string[]): Promise<string> {
     return stdout;
   } catch (error) {
     const e = error as { stderr?: string; message: string };
-    throw new Error(`rabbitmqctl ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`rabbitmqctl ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, { cause: error });
   }
 }
 
@@ -29,7 +30,7 @@ export async function startBroker(timeoutMs = 60_000): Promise<void> {
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   }
 }

@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import * as amqp from 'amqplib';
-import { Kafka, logLevel } from 'kafkajs';
-import { startAzurite, type EmbeddedAzurite } from '../../libs/platform/src/azurite/azurite';
+import { startAzurite, type EmbeddedAzurite, sleep } from '@app/platform';
 import { createTestDatabase } from './postgres';
+import { removeTestResources, testName } from './test-run';
 
 export const SERVICES = ['order', 'payment', 'inventory', 'analytics'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -42,8 +41,6 @@ const kafkaBrokers = () => process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 15_000;
 const TAIL_LINES = 80;
-/** Retry queues a namespace may have (`<svc>.retry.1..n`); more than any test configures. */
-const MAX_RETRY_QUEUES = 10;
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
@@ -102,7 +99,8 @@ class ServiceProcess {
     const deadline = Date.now() + STARTUP_TIMEOUT_MS;
     for (;;) {
       if (this.port !== undefined) return this.port;
-      if (!this.running) throw new Error(`${this.service} exited before it was listening (${describeExit({ code: this.child.exitCode, signal: this.child.signalCode })})`);
+      if (!this.running)
+        throw new Error(`${this.service} exited before it was listening (${describeExit({ code: this.child.exitCode, signal: this.child.signalCode })})`);
       if (Date.now() > deadline) throw new Error(`${this.service} was not listening within ${STARTUP_TIMEOUT_MS / 1000} s`);
       await sleep(25);
     }
@@ -137,13 +135,11 @@ function describeExit(exit: Exit): string {
   return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 function printTail(service: ServiceName, output: string[], why: string): void {
   const tail = output.slice(-TAIL_LINES);
-  process.stderr.write(`\n---- ${service}: ${why}; its last ${tail.length} lines of output ----\n${tail.map((l) => `[${service}] ${l}`).join('\n')}\n---- end of ${service} ----\n`);
+  process.stderr.write(
+    `\n---- ${service}: ${why}; its last ${tail.length} lines of output ----\n${tail.map((l) => `[${service}] ${l}`).join('\n')}\n---- end of ${service} ----\n`,
+  );
 }
 
 /**
@@ -159,7 +155,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
     if (!existsSync(entry(service))) throw new Error(`${entry(service)} is missing: run npm run build first (npm test does)`);
   }
   const adminToken = env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
-  const namespace = env.MESSAGING_NAMESPACE ?? `e2e-${randomBytes(4).toString('hex')}.`;
+  const namespace = env.MESSAGING_NAMESPACE ?? `${testName('e2e')}.`;
   const databases: Array<Awaited<ReturnType<typeof createTestDatabase>> & { service: ServiceName }> = [];
   const outputs = Object.fromEntries(SERVICES.map((s) => [s, [] as string[]])) as Record<ServiceName, string[]>;
   const processes = new Map<ServiceName, ServiceProcess>();
@@ -211,10 +207,11 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
       else if (s.code !== null && s.code !== 0) printTail(s.service, outputs[s.service], `stopped with ${describeExit(s)}`);
     }
     process.removeListener('exit', killAll);
-    await deleteBrokerObjects(namespace).catch((error) => process.stderr.write(`e2e: could not delete the broker objects of ${namespace}: ${(error as Error).message}\n`));
-    await deleteKafkaTopics(namespace).catch((error) => process.stderr.write(`e2e: could not delete the Kafka topics of ${namespace}: ${(error as Error).message}\n`));
+    // Queues, exchange, topics and groups of the namespace (the run's teardown catches what this misses).
+    await removeTestResources([namespace]).catch((error) => process.stderr.write(`e2e: ${(error as Error).message}\n`));
     await azurite?.close().catch(() => undefined);
-    for (const db of databases) await db.drop().catch((error) => process.stderr.write(`e2e: could not drop database ${db.name}: ${(error as Error).message}\n`));
+    for (const db of databases)
+      await db.drop().catch((error) => process.stderr.write(`e2e: could not drop database ${db.name}: ${(error as Error).message}\n`));
   };
 
   try {
@@ -285,7 +282,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
 
 async function waitReady(url: string, service: string): Promise<void> {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  let last = '';
+  let last: string;
   for (;;) {
     try {
       const r = await fetch(`${url}/health/ready`);
@@ -296,33 +293,5 @@ async function waitReady(url: string, service: string): Promise<void> {
     }
     if (Date.now() > deadline) throw new Error(`${service} was not ready within ${STARTUP_TIMEOUT_MS / 1000} s: ${last}`);
     await sleep(100);
-  }
-}
-
-/** Every queue and the exchange a namespace can have (see the README's RabbitMQ section). */
-async function deleteBrokerObjects(namespace: string): Promise<void> {
-  const connection = await amqp.connect(rabbitmqUrl());
-  try {
-    const channel = await connection.createChannel();
-    for (const service of SERVICES) {
-      const queues = [`${service}`, `${service}.dlq`, ...Array.from({ length: MAX_RETRY_QUEUES }, (_, i) => `${service}.retry.${i + 1}`)];
-      for (const q of queues) await channel.deleteQueue(`${namespace}${q}`);
-    }
-    await channel.deleteExchange(`${namespace}saga.events`);
-    await channel.close();
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
-}
-
-/** The namespace's Kafka topics (event, retry and dead-letter topics); consumer groups expire. */
-async function deleteKafkaTopics(namespace: string): Promise<void> {
-  const admin = new Kafka({ clientId: 'e2e-cleanup', brokers: kafkaBrokers().split(','), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(namespace));
-    if (topics.length) await admin.deleteTopics({ topics, timeout: 10_000 });
-  } finally {
-    await admin.disconnect();
   }
 }

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { testDatabaseName } from './test-run';
 
 /** The real PostgreSQL integration tests talk to; a missing server fails the suite. */
 export const adminDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -12,7 +12,7 @@ export function databaseUrl(name: string): string {
 
 /** Creates a throwaway database; returns its URL and a drop function. */
 export async function createTestDatabase(prefix = 'saga_it'): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const name = testDatabaseName(prefix);
   const admin = new Client({ connectionString: adminDatabaseUrl });
   await admin.connect();
   try {

@@ -1,7 +1,20 @@
 import { Parser } from 'node-sql-parser';
 
 /** PostgreSQL-only spellings that must never reach SQL Server. */
-export const postgresOnly = [/\bjsonb\b/i, /\btimestamptz\b/i, /::/, /\bnow\(\)/i, /\bbigserial\b/i, /ON CONFLICT/i, /\bRETURNING\b/i, /\$\d/, /\bLIMIT\b/i, /FOR UPDATE/i, /\bpg_\w+/i, /\bEXCLUDED\./i];
+export const postgresOnly = [
+  /\bjsonb\b/i,
+  /\btimestamptz\b/i,
+  /::/,
+  /\bnow\(\)/i,
+  /\bbigserial\b/i,
+  /ON CONFLICT/i,
+  /\bRETURNING\b/i,
+  /\$\d/,
+  /\bLIMIT\b/i,
+  /FOR UPDATE/i,
+  /\bpg_\w+/i,
+  /\bEXCLUDED\./i,
+];
 
 const parser = new Parser();
 

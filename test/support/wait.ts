@@ -1,3 +1,5 @@
+import { sleep } from '@app/platform';
+
 export async function until<T>(probe: () => Promise<T> | T, accept: (v: T) => boolean = Boolean, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: T;
@@ -5,6 +7,6 @@ export async function until<T>(probe: () => Promise<T> | T, accept: (v: T) => bo
     last = await probe();
     if (accept(last)) return last;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
 }

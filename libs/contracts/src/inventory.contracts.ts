@@ -16,9 +16,7 @@ export const StockReservationFailed = {
   schema: z.object({
     orderId: z.string().uuid(),
     reason: z.enum(['INSUFFICIENT_STOCK', 'ORDER_CANCELLED']),
-    shortages: z.array(
-      z.object({ sku: z.string().min(1), requested: z.number().int().positive(), available: z.number().int().nonnegative() }),
-    ),
+    shortages: z.array(z.object({ sku: z.string().min(1), requested: z.number().int().positive(), available: z.number().int().nonnegative() })),
   }),
 } as const;
 export type StockReservationFailed = z.infer<typeof StockReservationFailed.schema>;

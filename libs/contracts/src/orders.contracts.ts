@@ -16,13 +16,7 @@ export const CancellationReason = {
   ProcessingFailed: 'PROCESSING_FAILED',
 } as const;
 export type CancellationReason = (typeof CancellationReason)[keyof typeof CancellationReason];
-export const cancellationReasonSchema = z.enum([
-  'PAYMENT_DECLINED',
-  'OUT_OF_STOCK',
-  'CUSTOMER_REQUEST',
-  'TIMEOUT',
-  'PROCESSING_FAILED',
-]);
+export const cancellationReasonSchema = z.enum(['PAYMENT_DECLINED', 'OUT_OF_STOCK', 'CUSTOMER_REQUEST', 'TIMEOUT', 'PROCESSING_FAILED']);
 
 /** Event: a customer placed an order; starts the saga. Payment reacts. */
 export const OrderPlaced = {

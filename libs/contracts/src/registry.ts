@@ -1,7 +1,5 @@
-import { z } from 'zod';
-import {
-  OrderCancelled, OrderConfirmed, OrderDeadlineReached, OrderPlaced, RefundPayment, ReleaseStock,
-} from './orders.contracts';
+import type { z } from 'zod';
+import { OrderCancelled, OrderConfirmed, OrderDeadlineReached, OrderPlaced, RefundPayment, ReleaseStock } from './orders.contracts';
 import { PaymentAuthorized, PaymentDeclined, PaymentRefunded } from './payments.contracts';
 import { StockReleased, StockReservationFailed, StockReserved } from './inventory.contracts';
 import { SagaStepFailed } from './saga.contracts';
@@ -14,9 +12,18 @@ export interface MessageContract<S extends z.ZodTypeAny = z.ZodTypeAny> {
 /** Every contract, by type. The consumer pipeline validates each payload against it. */
 export const contracts: Record<string, MessageContract> = Object.fromEntries(
   [
-    OrderPlaced, OrderConfirmed, OrderCancelled, RefundPayment, ReleaseStock, OrderDeadlineReached,
-    PaymentAuthorized, PaymentDeclined, PaymentRefunded,
-    StockReserved, StockReservationFailed, StockReleased,
+    OrderPlaced,
+    OrderConfirmed,
+    OrderCancelled,
+    RefundPayment,
+    ReleaseStock,
+    OrderDeadlineReached,
+    PaymentAuthorized,
+    PaymentDeclined,
+    PaymentRefunded,
+    StockReserved,
+    StockReservationFailed,
+    StockReleased,
     SagaStepFailed,
   ].map((c) => [c.type, c as MessageContract]),
 );

@@ -48,9 +48,8 @@ export class MessageConsumer {
   }
 
   async start(): Promise<void> {
-    this.subscription = await this.transport.subscribe(
-      { queue: this.options.queue, bindings: this.bindings(), prefetch: this.options.prefetch },
-      (d) => this.onDelivery(d),
+    this.subscription = await this.transport.subscribe({ queue: this.options.queue, bindings: this.bindings(), prefetch: this.options.prefetch }, (d) =>
+      this.onDelivery(d),
     );
     this.logger.info('consumer started', { queue: this.options.queue, bindings: this.bindings() });
   }
@@ -141,7 +140,7 @@ export class MessageConsumer {
       await delivery.retryLater(action.delayMs, failure);
       return;
     }
-    const traced = message ?? ((error as { envelope?: Envelope }).envelope ?? null);
+    const traced = message ?? (error as { envelope?: Envelope }).envelope ?? null;
     this.logger.error('message dead-lettered', { queue: this.options.queue, error: failure.error, attempts, messageId: traced?.messageId, type: traced?.type });
     try {
       await this.options.onDeadLetter?.(traced, failure);

@@ -1,5 +1,5 @@
 import { createEnvelope, OrderPlaced, PaymentDeclined, type Envelope } from '@app/contracts';
-import { createLogger } from '@app/platform';
+import { createLogger, sleep } from '@app/platform';
 import { MessageConsumer } from './consumer';
 import { InMemoryTransport } from './memory/in-memory.transport';
 import { NonRetryableError, type RecoverabilityOptions } from './recoverability';
@@ -11,7 +11,9 @@ const orderId = '3f1d7a43-2d5b-4c55-9b0c-3a3b3f0f4a11';
 
 function placed(): Envelope<OrderPlaced> {
   return createEnvelope({
-    type: OrderPlaced.type, key: orderId, source: 'order',
+    type: OrderPlaced.type,
+    key: orderId,
+    source: 'order',
     payload: { orderId, customerId: 'alice', items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100 }], total: 100, currency: 'USD' },
   });
 }
@@ -20,14 +22,18 @@ const until = async (cond: () => boolean | Promise<boolean>, ms = 3000) => {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
 };
 
 function setup(handle: (m: Envelope) => Promise<void>, onDeadLetter?: (m: Envelope | null, f: FailureInfo) => Promise<void>) {
   const transport = new InMemoryTransport();
   const consumer = new MessageConsumer(transport, logger, {
-    service: 'payment', queue: 'payment', prefetch: 4, recoverability: policy, onDeadLetter,
+    service: 'payment',
+    queue: 'payment',
+    prefetch: 4,
+    recoverability: policy,
+    onDeadLetter,
     handlers: [{ contract: OrderPlaced, from: 'order', handle: handle as never }],
   });
   return { transport, consumer };
@@ -40,7 +46,9 @@ describe('consumer pipeline on the in-memory transport', () => {
     await consumer.start();
     const m = placed();
     await transport.publish([{ envelope: m, routingKey: 'order.order-placed' }]);
-    await transport.publish([{ envelope: createEnvelope({ type: PaymentDeclined.type, key: orderId, source: 'payment', payload: {} }), routingKey: 'payment.payment-declined' }]);
+    await transport.publish([
+      { envelope: createEnvelope({ type: PaymentDeclined.type, key: orderId, source: 'payment', payload: {} }), routingKey: 'payment.payment-declined' },
+    ]);
     await until(() => seen.length === 1);
     await consumer.stop();
     expect(seen).toEqual(['OrderPlaced']);
@@ -84,7 +92,7 @@ describe('consumer pipeline on the in-memory transport', () => {
     await consumer.start();
     await transport.publish([{ envelope: placed(), routingKey: 'order.order-placed' }]);
     await until(() => n === 3);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(n).toBe(3);
     expect(await transport.deadLetters('payment')).toHaveLength(0);
     await consumer.stop();
@@ -107,7 +115,10 @@ describe('consumer pipeline on the in-memory transport', () => {
   it('dead-letters a message whose payload fails its schema without calling the handler, and still names its saga', async () => {
     let n = 0;
     const hooked: Array<Envelope | null> = [];
-    const { transport, consumer } = setup(async () => void n++, async (m) => void hooked.push(m));
+    const { transport, consumer } = setup(
+      async () => void n++,
+      async (m) => void hooked.push(m),
+    );
     await consumer.start();
     const bad = { ...placed(), payload: { orderId, customerId: 'alice', items: [], total: -1, currency: 'USD' } };
     await transport.publish([{ envelope: bad, routingKey: 'order.order-placed' }]);
@@ -121,12 +132,16 @@ describe('consumer pipeline on the in-memory transport', () => {
 
   it('keeps the message (retry later) when the dead-letter hook cannot record the failure', async () => {
     const { transport, consumer } = setup(
-      async () => { throw new NonRetryableError('bad'); },
-      async () => { throw new Error('database down'); },
+      async () => {
+        throw new NonRetryableError('bad');
+      },
+      async () => {
+        throw new Error('database down');
+      },
     );
     await consumer.start();
     await transport.publish([{ envelope: placed(), routingKey: 'order.order-placed' }]);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(await transport.deadLetters('payment')).toHaveLength(0);
     await consumer.stop();
     await transport.close();
@@ -136,7 +151,10 @@ describe('consumer pipeline on the in-memory transport', () => {
     const transport = new InMemoryTransport({ duplicateDelivery: true });
     const seen: string[] = [];
     const consumer = new MessageConsumer(transport, logger, {
-      service: 'x', queue: 'x', prefetch: 1, recoverability: policy,
+      service: 'x',
+      queue: 'x',
+      prefetch: 1,
+      recoverability: policy,
       handlers: [{ contract: OrderPlaced, from: 'order', handle: (async (m: Envelope) => void seen.push(m.messageId)) as never }],
     });
     await consumer.start();
@@ -152,7 +170,10 @@ describe('consumer pipeline on the in-memory transport', () => {
     await transport.publish([{ envelope: placed(), routingKey: 'order.order-placed' }]);
     const seen: string[] = [];
     const consumer = new MessageConsumer(transport, logger, {
-      service: 'x', queue: 'x', prefetch: 1, recoverability: policy,
+      service: 'x',
+      queue: 'x',
+      prefetch: 1,
+      recoverability: policy,
       handlers: [{ contract: OrderPlaced, from: 'order', handle: (async (m: Envelope) => void seen.push(m.type)) as never }],
     });
     await consumer.start();
@@ -183,8 +204,20 @@ describe('in-memory bus drain', () => {
     const transport = new InMemoryTransport();
     let done = 0;
     const consumer = new MessageConsumer(transport, logger, {
-      service: 'x', queue: 'x', prefetch: 2, recoverability: policy,
-      handlers: [{ contract: OrderPlaced, from: 'order', handle: (async () => { await new Promise((r) => setTimeout(r, 20)); done++; }) as never }],
+      service: 'x',
+      queue: 'x',
+      prefetch: 2,
+      recoverability: policy,
+      handlers: [
+        {
+          contract: OrderPlaced,
+          from: 'order',
+          handle: (async () => {
+            await sleep(20);
+            done++;
+          }) as never,
+        },
+      ],
     });
     await consumer.start();
     await transport.publish(Array.from({ length: 5 }, () => ({ envelope: placed(), routingKey: 'order.order-placed' })));

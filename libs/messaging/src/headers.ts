@@ -16,9 +16,21 @@ export function failureHeaders(f: FailureInfo): Record<string, unknown> {
 /** Headers of a replayed dead letter: failure history dropped, attempts reset, the replay noted. */
 export function replayHeaders(headers: Record<string, unknown>): Record<string, unknown> {
   const dropped = [
-    'x-attempts', 'x-deliveries', 'x-first-failed-at', 'x-last-failed-at', 'x-non-retryable', 'x-last-error', 'x-last-error-stack',
-    'x-delivery-count', 'x-delivery-number', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason',
-    'x-dead-letter-id', 'x-dead-lettered-at',
+    'x-attempts',
+    'x-deliveries',
+    'x-first-failed-at',
+    'x-last-failed-at',
+    'x-non-retryable',
+    'x-last-error',
+    'x-last-error-stack',
+    'x-delivery-count',
+    'x-delivery-number',
+    'x-death',
+    'x-first-death-exchange',
+    'x-first-death-queue',
+    'x-first-death-reason',
+    'x-dead-letter-id',
+    'x-dead-lettered-at',
   ];
   const kept: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(headers)) if (!dropped.includes(k)) kept[k] = v;

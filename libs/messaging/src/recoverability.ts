@@ -41,12 +41,7 @@ export function backoffDelayMs(retry: number, options: RecoverabilityOptions, ra
 export type RecoveryAction = { kind: 'retry-later'; delayMs: number } | { kind: 'dead-letter' };
 
 /** After the immediate retries of delivery number `deliveryCount` all failed. */
-export function decideRecovery(
-  error: unknown,
-  deliveryCount: number,
-  options: RecoverabilityOptions,
-  random: () => number = Math.random,
-): RecoveryAction {
+export function decideRecovery(error: unknown, deliveryCount: number, options: RecoverabilityOptions, random: () => number = Math.random): RecoveryAction {
   if (isNonRetryable(error)) return { kind: 'dead-letter' };
   if (deliveryCount <= options.delayedRetries) return { kind: 'retry-later', delayMs: backoffDelayMs(deliveryCount, options, random) };
   return { kind: 'dead-letter' };

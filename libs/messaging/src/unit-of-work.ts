@@ -108,7 +108,10 @@ export class UnitOfWork {
       }
       // Nothing of the batch was kept: each one alone, so that only the failing one fails.
       for (const item of batch) {
-        await this.runBatch([item]).then(([outcome]) => item.resolve(outcome), (e: unknown) => item.reject(e));
+        await this.runBatch([item]).then(
+          ([outcome]) => item.resolve(outcome),
+          (e: unknown) => item.reject(e),
+        );
       }
       return;
     }
@@ -117,7 +120,10 @@ export class UnitOfWork {
 
   private runBatch(batch: Handled[]): Promise<Outcome[]> {
     return this.run(async (tx) => {
-      const fresh = await recordManyInInbox(tx.manager, batch.map((b) => ({ consumer: b.consumer, messageId: b.message.messageId, messageType: b.message.type })));
+      const fresh = await recordManyInInbox(
+        tx.manager,
+        batch.map((b) => ({ consumer: b.consumer, messageId: b.message.messageId, messageType: b.message.type })),
+      );
       const outcomes: Outcome[] = [];
       for (const [i, item] of batch.entries()) {
         // A duplicate (already handled, or twice in this batch) has no second effect.

@@ -47,9 +47,9 @@ function mssqlOptions(url: string, poolSize?: number) {
 
 export interface OpenDataSourceOptions {
   database: DatabaseConfig;
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type for entity classes
   entities: MixedList<Function | string | EntitySchema>;
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type for migration classes
   migrations: MixedList<Function | string>;
   runMigrations?: boolean;
   applicationName?: string;
@@ -63,7 +63,7 @@ export async function openDataSource(options: OpenDataSourceOptions): Promise<Da
     migrations: options.migrations,
     migrationsRun: false,
     synchronize: false,
-    logging: ['error'] as ('error')[],
+    logging: ['error'] as 'error'[],
     parseInt8: true,
     applicationName: options.applicationName,
   };

@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { DataSource } from 'typeorm';
 import { openDataSource, openPglite } from './data-source';
+import { sleep } from '@app/platform';
 
 describe('PGlite behind a pg-shaped pool', () => {
   let pglite: PGlite;
@@ -31,11 +32,13 @@ describe('PGlite behind a pg-shaped pool', () => {
 
   it('does not interleave concurrent transactions on the one session', async () => {
     const seenInside: number[] = [];
-    const slowRollback = a.transaction(async (m) => {
-      await m.query('INSERT INTO items VALUES (42)');
-      await new Promise((r) => setTimeout(r, 50));
-      throw new Error('roll back');
-    }).catch(() => 'rolled back');
+    const slowRollback = a
+      .transaction(async (m) => {
+        await m.query('INSERT INTO items VALUES (42)');
+        await sleep(50);
+        throw new Error('roll back');
+      })
+      .catch(() => 'rolled back');
     const reader = a.transaction(async (m) => {
       seenInside.push(Number((await m.query('SELECT count(*)::int AS n FROM items'))[0].n));
     });

@@ -77,7 +77,10 @@ export function pglitePoolDriver(options: PglitePoolOptions): { Pool: new (opts:
     connect(callback?: (err: Error | null, client?: PgliteClient, release?: (err?: unknown) => void) => void): Promise<PgliteClient> | void {
       const p = this.checkout();
       if (!callback) return p.then(([client]) => client);
-      p.then(([client, release]) => callback(null, client, release), (err: Error) => callback(err));
+      p.then(
+        ([client, release]) => callback(null, client, release),
+        (err: Error) => callback(err),
+      );
     }
 
     private async checkout(): Promise<[PgliteClient, () => void]> {
@@ -94,11 +97,14 @@ export function pglitePoolDriver(options: PglitePoolOptions): { Pool: new (opts:
       }
       let released = false;
       const client = new PgliteClient(pglite);
-      return [client, () => {
-        if (released) return;
-        released = true;
-        unlock();
-      }];
+      return [
+        client,
+        () => {
+          if (released) return;
+          released = true;
+          unlock();
+        },
+      ];
     }
 
     async query(sql: string, params?: unknown[]): Promise<PgResult> {

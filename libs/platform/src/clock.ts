@@ -6,3 +6,8 @@ export interface Clock {
 export const CLOCK = Symbol('CLOCK');
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** Waits `ms` milliseconds (a timer, not the clock seam: for backoff and polling). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

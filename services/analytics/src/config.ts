@@ -10,7 +10,10 @@ export const analyticsConfigShape = {
   /** `azure`: Azure Blob Storage (or Azurite) by connection string; `memory`: unit tests only. */
   ARCHIVE_STORE: z.enum(['azure', 'memory']).default('azure'),
   AZURE_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
-  ARCHIVE_CONTAINER: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'an Azure container name').default('analytics-archive'),
+  ARCHIVE_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'an Azure container name')
+    .default('analytics-archive'),
   ARCHIVE_BATCH_MAX_EVENTS: int(500, 1),
   ARCHIVE_BATCH_MAX_MS: int(2000, 10),
   ARCHIVE_RETRY_DELAY_MS: int(2000, 0),

@@ -4,4 +4,8 @@ import { loadAnalyticsConfig } from './config';
 import { AnalyticsModule } from './analytics.module';
 
 /** Analytics on its own: `npm run start:analytics`. */
-runStandalone('analytics', () => loadAnalyticsConfig(), (infrastructure, config) => AnalyticsModule.register(infrastructure, config));
+runStandalone(
+  'analytics',
+  () => loadAnalyticsConfig(),
+  (infrastructure, config) => AnalyticsModule.register(infrastructure, config),
+);

@@ -1,18 +1,23 @@
-import type { INestApplication } from '@nestjs/common';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { consumerTuningFromEnv, EVENT_TOPIC_PARTITIONS, eventTopics, InMemoryEventStream, InMemoryTransport, recoverabilityFromEnv, type ServiceInfrastructure } from '@app/messaging';
+import {
+  consumerTuningFromEnv,
+  duplicateDeliveryFromEnv,
+  EVENT_TOPIC_PARTITIONS,
+  eventTopics,
+  InMemoryEventStream,
+  InMemoryTransport,
+  recoverabilityFromEnv,
+  type ServiceInfrastructure,
+} from '@app/messaging';
 import { openPglite } from '@app/persistence';
 import { boundPort, createLogger, startAzurite, startHttpService } from '@app/platform';
-import { AnalyticsModule } from '../../analytics/src/analytics.module';
-import { loadAnalyticsConfig } from '../../analytics/src/config';
-import { InventoryModule } from '../../inventory/src/inventory.module';
-import { loadInventoryConfig } from '../../inventory/src/config';
-import { loadOrderConfig } from '../../order/src/config';
-import { OrderModule } from '../../order/src/order.module';
-import { loadPaymentConfig } from '../../payment/src/config';
-import { PaymentModule } from '../../payment/src/payment.module';
+import { AnalyticsModule, loadAnalyticsConfig } from '../../analytics/src';
+import { InventoryModule, loadInventoryConfig } from '../../inventory/src';
+import { loadOrderConfig, OrderModule } from '../../order/src';
+import { loadPaymentConfig, PaymentModule } from '../../payment/src';
 
 export interface EmbeddedSystem {
   urls: { order: string; payment: string; inventory: string; analytics: string };
@@ -28,8 +33,9 @@ export interface EmbeddedSystem {
 
 /**
  * The whole system in one process with no infrastructure: one in-process PostgreSQL (PGlite,
- * a schema per service) and one in-memory bus standing in for RabbitMQ and Kafka. Each service
- * is still its own Nest application on its own port, with its own outbox, inbox and queue.
+ * a schema per service), one in-memory bus standing in for RabbitMQ, one in-memory partitioned
+ * log standing in for Kafka, and Azurite's blob service. Each service is still its own Nest
+ * application on its own port, with its own outbox, inbox and queue.
  */
 export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<EmbeddedSystem> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...overrides };
@@ -44,33 +50,44 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
   const blobConnectionString = env.AZURE_STORAGE_CONNECTION_STRING ?? azurite!.connectionString;
   serviceEnv.AZURE_STORAGE_CONNECTION_STRING = blobConnectionString;
 
-  const configs = {
-    order: loadOrderConfig(serviceEnv),
-    payment: loadPaymentConfig(serviceEnv),
-    inventory: loadInventoryConfig(serviceEnv),
-    analytics: loadAnalyticsConfig(serviceEnv),
-  };
-
   const pglite = await openPglite(dataDir === 'memory' ? undefined : join(dataDir, 'embedded'));
-  const transport = new InMemoryTransport({ startHeld: true, duplicateDelivery: ['1', 'true'].includes(env.TRANSPORT_DUPLICATE_DELIVERY ?? '') });
+  const transport = new InMemoryTransport({ startHeld: true, duplicateDelivery: duplicateDeliveryFromEnv(serviceEnv) });
   const stream = new InMemoryEventStream();
-  await stream.ensureTopics(eventTopics.map((topic) => ({ topic, partitions: EVENT_TOPIC_PARTITIONS })));
   const recoverability = recoverabilityFromEnv(serviceEnv);
   const tuning = consumerTuningFromEnv(serviceEnv);
   const infra = (schema: string): ServiceInfrastructure => ({ transport, stream, recoverability, ...tuning, database: { kind: 'pglite', pglite, schema } });
 
   const apps: INestApplication[] = [];
-  const start = async (name: string, module: Parameters<typeof startHttpService>[0]['module'], port: number, host: string, maxBodyBytes: number) => {
-    const app = await startHttpService({ name, module, port, host, logger: createLogger({ service: name }), bodyLimit: `${maxBodyBytes}b` });
+  const closeAll = async () => {
+    for (const app of apps) await app.close().catch((error: Error) => logger.warn('a service did not close cleanly', { error: error.message }));
+    await transport.close();
+    await stream.close();
+    await azurite?.close();
+    await pglite.close();
+  };
+  const start = async (name: string, module: DynamicModule, config: { port: number; host: string; maxBodyBytes: number }) => {
+    const app = await startHttpService({
+      name,
+      module,
+      port: config.port,
+      host: config.host,
+      logger: createLogger({ service: name }),
+      bodyLimit: `${config.maxBodyBytes}b`,
+    });
     apps.push(app);
-    return `http://${host}:${boundPort(app)}`;
+    return `http://${config.host}:${boundPort(app)}`;
   };
   try {
+    await stream.ensureTopics(eventTopics.map((topic) => ({ topic, partitions: EVENT_TOPIC_PARTITIONS })));
+    const order = loadOrderConfig(serviceEnv);
+    const payment = loadPaymentConfig(serviceEnv);
+    const inventory = loadInventoryConfig(serviceEnv);
+    const analytics = loadAnalyticsConfig(serviceEnv);
     const urls = {
-      order: await start('order', OrderModule.register(infra('order'), configs.order), configs.order.port, configs.order.host, configs.order.maxBodyBytes),
-      payment: await start('payment', PaymentModule.register(infra('payment'), configs.payment), configs.payment.port, configs.payment.host, configs.payment.maxBodyBytes),
-      inventory: await start('inventory', InventoryModule.register(infra('inventory'), configs.inventory), configs.inventory.port, configs.inventory.host, configs.inventory.maxBodyBytes),
-      analytics: await start('analytics', AnalyticsModule.register(infra('analytics'), configs.analytics), configs.analytics.port, configs.analytics.host, configs.analytics.maxBodyBytes),
+      order: await start('order', OrderModule.register(infra('order'), order), order),
+      payment: await start('payment', PaymentModule.register(infra('payment'), payment), payment),
+      inventory: await start('inventory', InventoryModule.register(infra('inventory'), inventory), inventory),
+      analytics: await start('analytics', AnalyticsModule.register(infra('analytics'), analytics), analytics),
     };
     // Every queue is declared now: let messages flow.
     await transport.open();
@@ -88,19 +105,11 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
         // The bus is not durable: let what is in flight settle before the services close.
         // (What still remains is recovered by the outbox sweeper and the saga deadline.)
         if (!(await transport.drain(5000))) logger.warn('in-memory bus not drained within 5 s; the saga deadline recovers what is left');
-        for (const app of apps) await app.close();
-        await transport.close();
-        await stream.close();
-        await azurite?.close();
-        await pglite.close();
+        await closeAll();
       },
     };
   } catch (error) {
-    for (const app of apps) await app.close().catch(() => undefined);
-    await transport.close();
-    await stream.close();
-    await azurite?.close();
-    await pglite.close();
+    await closeAll();
     throw error;
   }
 }

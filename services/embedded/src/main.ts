@@ -6,11 +6,14 @@ import { startEmbedded } from './embedded';
 async function main(): Promise<void> {
   const system = await startEmbedded();
   const logger = createLogger({ service: 'embedded' });
-  logger.info('order saga platform is up (embedded mode)', { ...system.urls, archiveBlobEndpoint: system.blobConnectionString.match(/BlobEndpoint=([^;]+)/)?.[1] });
+  logger.info('order saga platform is up (embedded mode)', {
+    ...system.urls,
+    archiveBlobEndpoint: system.blobConnectionString.match(/BlobEndpoint=([^;]+)/)?.[1],
+  });
   closeOnSignals([], () => system.stop());
 }
 
 main().catch((error) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });

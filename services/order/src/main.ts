@@ -4,4 +4,8 @@ import { loadOrderConfig } from './config';
 import { OrderModule } from './order.module';
 
 /** Order on its own: `npm run start:order`. */
-runStandalone('order', () => loadOrderConfig(), (infrastructure, config) => OrderModule.register(infrastructure, config));
+runStandalone(
+  'order',
+  () => loadOrderConfig(),
+  (infrastructure, config) => OrderModule.register(infrastructure, config),
+);

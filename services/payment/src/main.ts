@@ -4,4 +4,8 @@ import { loadPaymentConfig } from './config';
 import { PaymentModule } from './payment.module';
 
 /** Payment on its own: `npm run start:payment`. */
-runStandalone('payment', () => loadPaymentConfig(), (infrastructure, config) => PaymentModule.register(infrastructure, config));
+runStandalone(
+  'payment',
+  () => loadPaymentConfig(),
+  (infrastructure, config) => PaymentModule.register(infrastructure, config),
+);

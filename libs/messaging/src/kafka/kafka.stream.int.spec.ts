@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { createEnvelope, type Envelope } from '@app/contracts';
-import { createLogger } from '@app/platform';
+import { createLogger, sleep } from '@app/platform';
+import { testName } from '../../../../test/support/test-run';
 import { until } from '../../../../test/support/wait';
 import { partitionForKey } from '../stream/in-memory.stream';
 import { eventTopic, type ConsumeOptions, type StreamBatch, type StreamConsumerHandle, type StreamRecord } from '../stream/stream';
@@ -21,10 +22,9 @@ async function kafkaScript(command: 'up' | 'down'): Promise<void> {
 }
 
 type Touched = { orderId: string; seq: number };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Kafka event stream (real broker)', () => {
-  const id = `it-${randomBytes(3).toString('hex')}`;
+  const id = testName('it');
   const streams: KafkaEventStream[] = [];
   const handles: StreamConsumerHandle[] = [];
   const topics = new Set<string>();
@@ -80,7 +80,12 @@ describe('Kafka event stream (real broker)', () => {
     }
     const seen: StreamRecord[] = [];
     const h = await consume(s, 'keyed', topic, async (b) => void seen.push(...b.records));
-    await until(() => seen.length, (n) => n >= sent.length, 30_000, 'records');
+    await until(
+      () => seen.length,
+      (n) => n >= sent.length,
+      30_000,
+      'records',
+    );
     await h.stop();
 
     expect(seen).toHaveLength(sent.length);
@@ -106,12 +111,26 @@ describe('Kafka event stream (real broker)', () => {
     const s = await open();
     const source = await sourceFor(s, 'resume', 3);
     const topic = eventTopic(source);
-    await s.produce(topic, Array.from({ length: 30 }, (_, i) => ({ key: `key-${i % 7}`, value: String(i), headers: { n: String(i) } })));
+    await s.produce(
+      topic,
+      Array.from({ length: 30 }, (_, i) => ({ key: `key-${i % 7}`, value: String(i), headers: { n: String(i) } })),
+    );
 
     const first: StreamRecord[] = [];
     const revoked: string[] = [];
-    const h1 = await consume(s, 'resume', topic, async (b) => void first.push(...b.records), async () => void revoked.push('revoked'));
-    await until(() => first.length, (n) => n === 30, 30_000, 'first read');
+    const h1 = await consume(
+      s,
+      'resume',
+      topic,
+      async (b) => void first.push(...b.records),
+      async () => void revoked.push('revoked'),
+    );
+    await until(
+      () => first.length,
+      (n) => n === 30,
+      30_000,
+      'first read',
+    );
     // Commit half of each partition: the rest counts as not handled.
     const commits = [0, 1, 2].map((partition) => {
       const mine = first.filter((r) => r.partition === partition);
@@ -126,7 +145,12 @@ describe('Kafka event stream (real broker)', () => {
     const second: StreamRecord[] = [];
     const expected = first.filter((r) => r.offset >= commits[r.partition].offset);
     const h2 = await consume(s, 'resume', topic, async (b) => void second.push(...b.records));
-    await until(() => second.length, (n) => n >= expected.length, 30_000, 'second read');
+    await until(
+      () => second.length,
+      (n) => n >= expected.length,
+      30_000,
+      'second read',
+    );
     await sleep(1500);
     await h2.stop();
     const view = (rs: StreamRecord[]) => rs.map((r) => `${r.partition}/${r.offset}/${r.value}/${r.headers.n}/${r.timestamp}`).sort();
@@ -137,16 +161,30 @@ describe('Kafka event stream (real broker)', () => {
     const s = await open();
     const source = await sourceFor(s, 'stopping', 1);
     const topic = eventTopic(source);
-    await s.produce(topic, [{ key: 'k', value: '1' }, { key: 'k', value: '2' }]);
+    await s.produce(topic, [
+      { key: 'k', value: '1' },
+      { key: 'k', value: '2' },
+    ]);
     const events: string[] = [];
     let release!: () => void;
-    const h = await consume(s, 'stopping', topic, async (b, handle) => {
-      events.push('batch');
-      await new Promise<void>((r) => (release = r));
-      await handle.commit([{ topic, partition: b.partition, offset: b.records[b.records.length - 1].offset + 1 }]);
-      events.push('committed');
-    }, async () => void events.push('revoked'));
-    await until(() => events.length, (n) => n === 1, 30_000, 'a batch in flight');
+    const h = await consume(
+      s,
+      'stopping',
+      topic,
+      async (b, handle) => {
+        events.push('batch');
+        await new Promise<void>((r) => (release = r));
+        await handle.commit([{ topic, partition: b.partition, offset: b.records[b.records.length - 1].offset + 1 }]);
+        events.push('committed');
+      },
+      async () => void events.push('revoked'),
+    );
+    await until(
+      () => events.length,
+      (n) => n === 1,
+      30_000,
+      'a batch in flight',
+    );
     const stopped = h.stop().then(() => events.push('stopped'));
     await sleep(200);
     release();
@@ -155,7 +193,7 @@ describe('Kafka event stream (real broker)', () => {
     expect(await s.committed(`${id}-stopping`, topic)).toEqual([{ partition: 0, offset: 2 }]);
   });
 
-  it('splits a group\'s partitions between two members, revoking the first one\'s when the second joins', async () => {
+  it("splits a group's partitions between two members, revoking the first one's when the second joins", async () => {
     const a = await open();
     const b = await open();
     const source = await sourceFor(a, 'shared', 4);
@@ -166,15 +204,36 @@ describe('Kafka event stream (real broker)', () => {
       for (const r of batch.records) seenBy[name].set(r.value, r.partition);
       await handle.commit([{ topic, partition: batch.partition, offset: batch.records[batch.records.length - 1].offset + 1 }]);
     };
-    await a.produce(topic, Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `first-${i}` })));
+    await a.produce(
+      topic,
+      Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `first-${i}` })),
+    );
     const groupId = 'shared';
     await consume(a, groupId, topic, member('a'), async (partitions) => void revokedA.push(partitions));
-    await until(() => seenBy.a.size, (n) => n === 40, 30_000, 'the first member reads everything');
+    await until(
+      () => seenBy.a.size,
+      (n) => n === 40,
+      30_000,
+      'the first member reads everything',
+    );
     await consume(b, groupId, topic, member('b'));
-    await until(() => revokedA.length, (n) => n >= 1, 30_000, 'the first member revoked');
-    await a.produce(topic, Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `second-${i}` })));
+    await until(
+      () => revokedA.length,
+      (n) => n >= 1,
+      30_000,
+      'the first member revoked',
+    );
+    await a.produce(
+      topic,
+      Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: `second-${i}` })),
+    );
     const second = () => [...seenBy.a.keys(), ...seenBy.b.keys()].filter((v) => v.startsWith('second-'));
-    await until(() => new Set(second()).size, (n) => n === 40, 30_000, 'both members read the new records');
+    await until(
+      () => new Set(second()).size,
+      (n) => n === 40,
+      30_000,
+      'both members read the new records',
+    );
     const partitionsOf = (m: Map<string, number>) => new Set([...m].filter(([v]) => v.startsWith('second-')).map(([, p]) => p));
     const pa = partitionsOf(seenBy.a);
     const pb = partitionsOf(seenBy.b);
@@ -187,7 +246,10 @@ describe('Kafka event stream (real broker)', () => {
     const s = await open();
     const source = await sourceFor(s, 'retry', 1);
     const topic = eventTopic(source);
-    await s.produce(topic, [1, 2, 3, 4, 5].map((i) => ({ key: 'k', value: String(i) })));
+    await s.produce(
+      topic,
+      [1, 2, 3, 4, 5].map((i) => ({ key: 'k', value: String(i) })),
+    );
     const calls: string[][] = [];
     let failures = 2;
     const handled: string[] = [];
@@ -197,10 +259,19 @@ describe('Kafka event stream (real broker)', () => {
       handled.push(...b.records.map((r) => r.value));
       await handle.commit([{ topic, partition: b.partition, offset: b.records[b.records.length - 1].offset + 1 }]);
     });
-    await until(() => handled.length, (n) => n === 5, 45_000, 'handled');
+    await until(
+      () => handled.length,
+      (n) => n === 5,
+      45_000,
+      'handled',
+    );
     await h.stop();
     expect(handled).toEqual(['1', '2', '3', '4', '5']);
-    expect(calls.slice(0, 3)).toEqual([['1', '2', '3', '4', '5'], ['1', '2', '3', '4', '5'], ['1', '2', '3', '4', '5']]);
+    expect(calls.slice(0, 3)).toEqual([
+      ['1', '2', '3', '4', '5'],
+      ['1', '2', '3', '4', '5'],
+      ['1', '2', '3', '4', '5'],
+    ]);
     expect(await s.committed(`${id}-retry`, topic)).toEqual([{ partition: 0, offset: 5 }]);
   });
 
@@ -208,19 +279,33 @@ describe('Kafka event stream (real broker)', () => {
     const s = await open();
     const source = await sourceFor(s, 'crash', 2);
     const topic = eventTopic(source);
-    await s.produce(topic, Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: String(i) })));
+    await s.produce(
+      topic,
+      Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: String(i) })),
+    );
     let bug = true;
     const revocations: number[] = [];
     const handled = new Set<string>();
-    const h = await consume(s, 'crash', topic, async (b, handle) => {
-      if (bug) {
-        bug = false;
-        throw new TypeError('a bug in a handler');
-      }
-      b.records.forEach((r) => handled.add(r.value));
-      await handle.commit([{ topic, partition: b.partition, offset: b.records[b.records.length - 1].offset + 1 }]);
-    }, async () => void revocations.push(Date.now()));
-    await until(() => handled.size, (n) => n === 6, 45_000, 'handled after the restart');
+    const h = await consume(
+      s,
+      'crash',
+      topic,
+      async (b, handle) => {
+        if (bug) {
+          bug = false;
+          throw new TypeError('a bug in a handler');
+        }
+        b.records.forEach((r) => handled.add(r.value));
+        await handle.commit([{ topic, partition: b.partition, offset: b.records[b.records.length - 1].offset + 1 }]);
+      },
+      async () => void revocations.push(Date.now()),
+    );
+    await until(
+      () => handled.size,
+      (n) => n === 6,
+      45_000,
+      'handled after the restart',
+    );
     expect(revocations.length).toBeGreaterThanOrEqual(1);
     await s.produce(topic, [{ key: 'k0', value: 'later' }]);
     await until(() => handled.has('later'), Boolean, 15_000, 'a record after the restart');
@@ -233,9 +318,19 @@ describe('Kafka event stream (real broker)', () => {
     topics.add(topic);
     await Promise.all([s.ensureTopics([{ topic, partitions: 2 }]), s.ensureTopics([{ topic, partitions: 2 }])]);
     await s.ensureTopics([{ topic, partitions: 5 }]);
-    expect(await s.watermarks(topic)).toEqual([{ partition: 0, low: 0, high: 0 }, { partition: 1, low: 0, high: 0 }]);
-    expect(await s.committed(`${id}-nobody`, topic)).toEqual([{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }]);
-    await s.produce(topic, [{ key: null, value: 'a' }, { key: null, value: 'b' }, { key: null, value: 'c' }]);
+    expect(await s.watermarks(topic)).toEqual([
+      { partition: 0, low: 0, high: 0 },
+      { partition: 1, low: 0, high: 0 },
+    ]);
+    expect(await s.committed(`${id}-nobody`, topic)).toEqual([
+      { partition: 0, offset: 0 },
+      { partition: 1, offset: 0 },
+    ]);
+    await s.produce(topic, [
+      { key: null, value: 'a' },
+      { key: null, value: 'b' },
+      { key: null, value: 'c' },
+    ]);
     const marks = await s.watermarks(topic);
     expect(marks.reduce((n, m) => n + m.high, 0)).toBe(3);
     for (const m of marks) expect(typeof m.high).toBe('number');
@@ -277,21 +372,41 @@ describe('Kafka event stream (real broker)', () => {
       }
     })();
 
-    await until(() => seen.size, (n) => n >= 50, 30_000, 'records before the restart');
+    await until(
+      () => seen.size,
+      (n) => n >= 50,
+      30_000,
+      'records before the restart',
+    );
     kafkaStopped = true;
     await kafkaScript('down');
     const ackedWhileDown = acked.size;
-    await until(() => s.isReady(), (ready) => !ready, 30_000, 'not ready while Kafka is down');
+    await until(
+      () => s.isReady(),
+      (ready) => !ready,
+      30_000,
+      'not ready while Kafka is down',
+    );
     // A longer outage (e.g. 60000) takes kafkajs past its retries into its crash-and-restart paths.
     await sleep(Number(process.env.KAFKA_IT_EXTRA_OUTAGE_MS ?? 0));
     await kafkaScript('up');
     kafkaStopped = false;
-    await until(() => acked.size, (n) => n >= ackedWhileDown + 100, 90_000, 'publishes after the restart');
+    await until(
+      () => acked.size,
+      (n) => n >= ackedWhileDown + 100,
+      90_000,
+      'publishes after the restart',
+    );
     publishing = false;
     await publisher;
     expect(failures).toBeGreaterThan(0);
 
-    await until(() => [...acked].filter((m) => !seen.has(m)).length, (missing) => missing === 0, 90_000, 'every acknowledged record consumed');
+    await until(
+      () => [...acked].filter((m) => !seen.has(m)).length,
+      (missing) => missing === 0,
+      90_000,
+      'every acknowledged record consumed',
+    );
     await until(() => s.isReady(), Boolean, 15_000, 'readiness');
     const marks = await s.watermarks(topic);
     expect(marks.reduce((n, m) => n + m.high, 0)).toBeGreaterThanOrEqual(acked.size);

@@ -1,15 +1,30 @@
 import {
-  Kafka, logLevel, Partitioners,
-  type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type logCreator, type Producer,
-  type RetryOptions, type TopicMessages,
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type KafkaMessage,
+  type logCreator,
+  type Producer,
+  type RetryOptions,
+  type TopicMessages,
 } from 'kafkajs';
 import type { Logger } from '@app/platform';
 import type { OutgoingMessage } from '../transport';
 import {
-  eventTopic,
-  type ConsumeOptions, type EventStream, type PartitionWatermarks, type ProducedRecord, type StreamConsumerHandle,
-  type StreamRecord, type TopicPartitionOffset,
+  streamRecordOf,
+  type ConsumeOptions,
+  type EventStream,
+  type PartitionWatermarks,
+  type ProducedRecord,
+  type StreamConsumerHandle,
+  type StreamRecord,
+  type TopicPartitionOffset,
 } from '../stream/stream';
+import { sleep } from '@app/platform';
 
 export interface KafkaEventStreamOptions {
   /** `host:port` of the bootstrap brokers; `127.0.0.1:9092` locally (the broker binds IPv4 only). */
@@ -128,27 +143,25 @@ export class KafkaEventStream implements EventStream {
     for (;;) {
       try {
         const meta = await this.requireAdmin().fetchTopicMetadata({ topics });
-        const leaderless = meta.topics.flatMap((t) => t.partitions.filter((p) => p.leader < 0 || p.partitionErrorCode !== 0).map((p) => `${t.name}/${p.partitionId}`));
+        const leaderless = meta.topics.flatMap((t) =>
+          t.partitions.filter((p) => p.leader < 0 || p.partitionErrorCode !== 0).map((p) => `${t.name}/${p.partitionId}`),
+        );
         if (meta.topics.length === topics.length && leaderless.length === 0) return;
         if (Date.now() > deadline) throw new Error(`Kafka topics without leaders: ${leaderless.join(', ') || topics.join(', ')}`);
       } catch (error) {
         if (Date.now() > deadline) throw error;
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     const byTopic = new Map<string, TopicMessages>();
     for (const { envelope } of messages) {
-      const topic = eventTopic(envelope.source);
+      const { topic, record } = streamRecordOf(envelope);
       let entry = byTopic.get(topic);
       if (!entry) byTopic.set(topic, (entry = { topic, messages: [] }));
-      entry.messages.push({
-        key: envelope.key,
-        value: JSON.stringify(envelope),
-        headers: { 'message-id': envelope.messageId, 'message-type': envelope.type, source: envelope.source },
-      });
+      entry.messages.push(record);
     }
     await this.send([...byTopic.values()]);
   }
@@ -189,9 +202,7 @@ export class KafkaEventStream implements EventStream {
 
   async watermarks(topic: string): Promise<PartitionWatermarks[]> {
     const offsets = await this.requireAdmin().fetchTopicOffsets(topic);
-    return offsets
-      .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
-      .sort((a, b) => a.partition - b.partition);
+    return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) })).sort((a, b) => a.partition - b.partition);
   }
 
   async close(): Promise<void> {
@@ -448,9 +459,7 @@ class KafkaGroupConsumer implements StreamConsumerHandle {
     this.assigned = [];
     const onRevoked = this.options.onRevoked;
     if (!onRevoked) return;
-    this.revoking = this.revoking
-      .then(() => onRevoked(partitions))
-      .catch((error) => this.logger.warn('onRevoked failed', { error: String(error) }));
+    this.revoking = this.revoking.then(() => onRevoked(partitions)).catch((error) => this.logger.warn('onRevoked failed', { error: String(error) }));
   }
 
   private async eachBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
@@ -463,7 +472,10 @@ class KafkaGroupConsumer implements StreamConsumerHandle {
         if (!payload.isRunning() || payload.isStale() || this.consumer !== consumer) return;
         const slice = batch.messages.slice(i, i + this.settings.maxBatchRecords);
         // A throw leaves the offsets unresolved: kafkajs retries and fetches the same records again.
-        await this.options.onBatch({ topic: batch.topic, partition: batch.partition, records: slice.map((m) => toRecord(batch.topic, batch.partition, m)) }, this);
+        await this.options.onBatch(
+          { topic: batch.topic, partition: batch.partition, records: slice.map((m) => toRecord(batch.topic, batch.partition, m)) },
+          this,
+        );
         for (const m of slice) payload.resolveOffset(m.offset);
         await payload.heartbeat();
       }
@@ -504,19 +516,20 @@ function headerStrings(headers: IHeaders | undefined): Record<string, string> {
  * producer, consumer and broker pool then report (and retry) once more themselves.
  */
 function kafkaLogCreator(logger: Logger): logCreator {
-  return () => ({ namespace, level, log }) => {
-    const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; [key: string]: unknown };
-    const meta: Record<string, unknown> = { namespace };
-    for (const [k, v] of Object.entries(extra)) {
-      // kafkajs' correlationId numbers requests on a connection; ours names a saga.
-      meta[k === 'correlationId' ? 'requestId' : k] = v instanceof Error ? String(v) : v;
-    }
-    // We bound the idempotent producer's retries on purpose (see getProducer / send).
-    const deliberate = message.startsWith('Limiting retries for the idempotent producer');
-    const loud = (level === logLevel.ERROR || level === logLevel.WARN) && namespace !== 'Connection' && !deliberate;
-    if (loud) logger.warn(message, meta);
-    else logger.debug(message, meta);
-  };
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log as { message: string; [key: string]: unknown };
+      const meta: Record<string, unknown> = { namespace };
+      for (const [k, v] of Object.entries(extra)) {
+        // kafkajs' correlationId numbers requests on a connection; ours names a saga.
+        meta[k === 'correlationId' ? 'requestId' : k] = v instanceof Error ? String(v) : v;
+      }
+      // We bound the idempotent producer's retries on purpose (see getProducer / send).
+      const deliberate = message.startsWith('Limiting retries for the idempotent producer');
+      const loud = (level === logLevel.ERROR || level === logLevel.WARN) && namespace !== 'Connection' && !deliberate;
+      if (loud) logger.warn(message, meta);
+      else logger.debug(message, meta);
+    };
 }
 
 async function retryUntil(timeoutMs: number, logger: Logger, what: string, attempt: () => Promise<void>): Promise<void> {
@@ -526,11 +539,9 @@ async function retryUntil(timeoutMs: number, logger: Logger, what: string, attem
       await attempt();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`cannot connect to ${what}: ${String(error)}`);
+      if (Date.now() > deadline) throw new Error(`cannot connect to ${what}: ${String(error)}`, { cause: error });
       logger.warn(`${what} not reachable yet`, { error: String(error) });
       await sleep(Math.min(2000, 100 * 2 ** n));
     }
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  ConsumerSpec, DeadLetter, FailureInfo, InboundDelivery, OutgoingMessage, Subscription, Transport,
-} from '../transport';
+import type { ConsumerSpec, DeadLetter, FailureInfo, InboundDelivery, OutgoingMessage, Subscription, Transport } from '../transport';
 import { topicMatches } from '../topic';
 import { failureHeaders, replayHeaders } from '../headers';
+import { sleep } from '@app/platform';
 
 export interface InMemoryTransportOptions {
   /**
@@ -142,7 +141,7 @@ export class InMemoryTransport implements Transport {
     const busy = () => [...this.queues.values()].some((q) => q.consumer && (q.ready.length > 0 || q.consumer.inFlight > 0));
     while (busy()) {
       if (Date.now() > end) return false;
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     return true;
   }
@@ -184,8 +183,13 @@ export class InMemoryTransport implements Transport {
         deadLetter: async (failure: FailureInfo) => {
           settle();
           q.deadLetters.push({
-            id: randomUUID(), queue: q.name, routingKey: msg.routingKey, body: msg.body,
-            headers: { ...msg.headers, ...failureHeaders(failure) }, failure, deadLetteredAt: new Date().toISOString(),
+            id: randomUUID(),
+            queue: q.name,
+            routingKey: msg.routingKey,
+            body: msg.body,
+            headers: { ...msg.headers, ...failureHeaders(failure) },
+            failure,
+            deadLetteredAt: new Date().toISOString(),
           });
         },
       };

@@ -15,15 +15,25 @@ import type { ServiceInfrastructure } from './service-kit';
 
 const infraShape = {
   /** `postgres://…` or `mssql://user:password@host:1433/db` for a real server; unset = in-process PGlite. */
-  DATABASE_URL: z.string().url().refine((u) => /^(postgres|postgresql|mssql|sqlserver):/.test(u), 'postgres://… or mssql://…').optional(),
-  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
+  DATABASE_URL: z
+    .string()
+    .url()
+    .refine((u) => /^(postgres|postgresql|mssql|sqlserver):/.test(u), 'postgres://… or mssql://…')
+    .optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .optional(),
   /** Where the in-process PGlite keeps its files; `memory` keeps nothing. */
   PGLITE_DATA_DIR: z.string().default('.data/pglite'),
   /** `memory`: a private in-process bus (a lone service talks to no one); `rabbitmq`: the broker. */
   TRANSPORT: z.enum(['memory', 'rabbitmq']).default('memory'),
   RABBITMQ_URL: z.string().url().default('amqp://guest:guest@127.0.0.1:5672'),
   /** Prefix for the exchange and queue names (keeps test systems apart on one broker). */
-  MESSAGING_NAMESPACE: z.string().regex(/^[a-z0-9.-]*$/).default(''),
+  MESSAGING_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9.-]*$/)
+    .default(''),
   TRANSPORT_DUPLICATE_DELIVERY: z.enum(['true', 'false', '1', '0', '']).default('false'),
   /** `kafka`: the event stream on Kafka; `memory`: a private in-process log. */
   STREAM: z.enum(['memory', 'kafka']).default('memory'),
@@ -43,16 +53,30 @@ export function consumerTuningFromEnv(env: NodeJS.ProcessEnv = process.env): { p
   return { prefetch: Math.max(1, c.CONSUMER_PREFETCH), handlerBatch: Math.max(1, c.HANDLER_BATCH_MAX) };
 }
 
+/** TRANSPORT_DUPLICATE_DELIVERY: every message on the bus twice, to prove the inboxes. */
+export function duplicateDeliveryFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ['true', '1'].includes(loadConfig(infraShape, env).TRANSPORT_DUPLICATE_DELIVERY);
+}
+
 export function recoverabilityFromEnv(env: NodeJS.ProcessEnv = process.env): RecoverabilityOptions {
   const c = loadConfig(infraShape, env);
-  return { immediateRetries: c.RETRY_IMMEDIATE, delayedRetries: c.RETRY_DELAYED, baseDelayMs: c.RETRY_BASE_DELAY_MS, maxDelayMs: c.RETRY_MAX_DELAY_MS, jitter: 0.2 };
+  return {
+    immediateRetries: c.RETRY_IMMEDIATE,
+    delayedRetries: c.RETRY_DELAYED,
+    baseDelayMs: c.RETRY_BASE_DELAY_MS,
+    maxDelayMs: c.RETRY_MAX_DELAY_MS,
+    jitter: 0.2,
+  };
 }
 
 /**
  * Infrastructure for one service started on its own, from the environment. (The embedded
  * launcher instead shares one PGlite and one in-memory bus between the four services.)
  */
-export async function standaloneInfrastructure(service: string, env: NodeJS.ProcessEnv = process.env): Promise<ServiceInfrastructure & { close(): Promise<void> }> {
+export async function standaloneInfrastructure(
+  service: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServiceInfrastructure & { close(): Promise<void> }> {
   const c = loadConfig(infraShape, env);
   let database: DatabaseConfig;
   let closeDb = async () => {};
@@ -63,7 +87,7 @@ export async function standaloneInfrastructure(service: string, env: NodeJS.Proc
     database = { kind: 'pglite', pglite, schema: c.DATABASE_SCHEMA ?? service };
     closeDb = () => pglite.close();
   }
-  const duplicates = ['true', '1'].includes(c.TRANSPORT_DUPLICATE_DELIVERY);
+  const duplicates = duplicateDeliveryFromEnv(env);
   let transport: Transport;
   if (c.TRANSPORT === 'rabbitmq') {
     const rabbit = new RabbitMqTransport({
@@ -82,7 +106,9 @@ export async function standaloneInfrastructure(service: string, env: NodeJS.Proc
   if (c.STREAM === 'kafka') {
     const { KafkaEventStream } = await import('../kafka/kafka.stream');
     const kafka = new KafkaEventStream({
-      brokers: c.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean),
+      brokers: c.KAFKA_BROKERS.split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
       clientId: service,
       logger: createLogger({ service }).child({ component: 'kafka' }),
     });

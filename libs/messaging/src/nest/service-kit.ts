@@ -44,10 +44,10 @@ export interface ServiceKitOptions {
   service: string;
   infrastructure: ServiceInfrastructure;
   adminToken: string;
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM takes entity classes as Function
   entities: Function[];
   /** The service's own migrations; the outbox/inbox ones are added before them. */
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM takes migration classes as Function
   migrations: Function[];
   /** The class holding the service's handlers; it must be among the module's providers. */
   handlers?: Type<MessageHandlers>;
@@ -102,34 +102,69 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
       provide: OutboxRelay,
       useFactory: (ds: DataSource, logger: Logger) =>
         new OutboxRelay(ds, infra.transport, logger.child({ component: 'outbox-relay' }), {
-          service, ...defaultRelayOptions, channel: 'bus', cleanupChannels: infra.stream ? ['bus', 'stream'] : ['bus'],
+          service,
+          ...defaultRelayOptions,
+          channel: 'bus',
+          cleanupChannels: infra.stream ? ['bus', 'stream'] : ['bus'],
         }),
       inject: [DataSource, LOGGER],
     },
     {
       provide: STREAM_RELAY,
       useFactory: (ds: DataSource, logger: Logger) =>
-        infra.stream ? new OutboxRelay(ds, infra.stream, logger.child({ component: 'outbox-stream-relay' }), { service, ...defaultRelayOptions, channel: 'stream' }) : null,
+        infra.stream
+          ? new OutboxRelay(ds, infra.stream, logger.child({ component: 'outbox-stream-relay' }), { service, ...defaultRelayOptions, channel: 'stream' })
+          : null,
       inject: [DataSource, LOGGER],
     },
     {
       provide: UnitOfWork,
       useFactory: (ds: DataSource, bus: OutboxRelay, stream: OutboxRelay | null) =>
-        new UnitOfWork(ds, { wake: () => { bus.wake(); stream?.wake(); } }, { maxBatch: infra.handlerBatch ?? 64 }),
+        new UnitOfWork(
+          ds,
+          {
+            wake: () => {
+              bus.wake();
+              stream?.wake();
+            },
+          },
+          { maxBatch: infra.handlerBatch ?? 64 },
+        ),
       inject: [DataSource, OutboxRelay, STREAM_RELAY],
     },
     {
       provide: READINESS_PROBES,
       useFactory: (ds: DataSource): ReadinessProbe[] => [
         { name: 'database', check: async () => void (await ds.query('SELECT 1')) },
-        { name: 'transport', check: async () => { if (!infra.transport.isReady()) throw new Error('transport not connected'); } },
-        ...(infra.stream && options.streamRequired ? [{ name: 'stream', check: async () => { if (!infra.stream!.isReady()) throw new Error('event stream not connected'); } }] : []),
+        {
+          name: 'transport',
+          check: async () => {
+            if (!infra.transport.isReady()) throw new Error('transport not connected');
+          },
+        },
+        ...(infra.stream && options.streamRequired
+          ? [
+              {
+                name: 'stream',
+                check: async () => {
+                  if (!infra.stream!.isReady()) throw new Error('event stream not connected');
+                },
+              },
+            ]
+          : []),
       ],
       inject: [DataSource],
     },
     {
       provide: MESSAGING_RUNTIME,
-      useFactory: (relay: OutboxRelay, streamRelay: OutboxRelay | null, logger: Logger, uow: UnitOfWork, handlers?: MessageHandlers, catchAll?: { handleAny(m: never): Promise<void> }) => {
+      useFactory: (
+        relay: OutboxRelay,
+        streamRelay: OutboxRelay | null,
+        logger: Logger,
+        uow: UnitOfWork,
+        handlers?: MessageHandlers,
+        catchAll?: { handleAny(m: never): Promise<void> },
+      ) => {
         const consumers: MessageConsumer[] = [];
         if (handlers || catchAll) {
           consumers.push(
@@ -146,8 +181,14 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
         }
         return new MessagingRuntime(streamRelay ? [relay, streamRelay] : [relay], consumers, logger);
       },
-      inject: [OutboxRelay, STREAM_RELAY, LOGGER, UnitOfWork, ...(options.handlers ? [options.handlers] : [{ token: 'NO_HANDLERS', optional: true }]), ...(options.catchAll ? [options.catchAll] : [])],
+      inject: [
+        OutboxRelay,
+        STREAM_RELAY,
+        LOGGER,
+        UnitOfWork,
+        ...(options.handlers ? [options.handlers] : [{ token: 'NO_HANDLERS', optional: true }]),
+        ...(options.catchAll ? [options.catchAll] : []),
+      ],
     },
   ];
 }
-

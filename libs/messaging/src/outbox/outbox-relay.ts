@@ -139,9 +139,12 @@ export class OutboxRelay {
       }
       if (rows.length === 0) return 0;
       await this.publisher.publish(rows.map((r) => r.message));
-      await markPublished(manager, rows.map((r) => r.id), this.channel);
+      await markPublished(
+        manager,
+        rows.map((r) => r.id),
+        this.channel,
+      );
       return rows.length;
     });
   }
 }
-

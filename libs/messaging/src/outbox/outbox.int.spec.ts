@@ -1,6 +1,6 @@
 import { createEnvelope, type Envelope } from '@app/contracts';
 import { openDataSource } from '@app/persistence';
-import { createLogger } from '@app/platform';
+import { createLogger, sleep } from '@app/platform';
 import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 import { createTestDatabase } from '../../../../test/support/postgres';
 import { until } from '../../../../test/support/wait';
@@ -11,8 +11,12 @@ import { OutboxRelay } from './outbox-relay';
 
 class EffectsTable1700000000000 implements MigrationInterface {
   name = 'EffectsTable1700000000000';
-  async up(q: QueryRunner) { await q.query('CREATE TABLE effects (id serial PRIMARY KEY, message_id varchar(100) NOT NULL)'); }
-  async down(q: QueryRunner) { await q.query('DROP TABLE effects'); }
+  async up(q: QueryRunner) {
+    await q.query('CREATE TABLE effects (id serial PRIMARY KEY, message_id varchar(100) NOT NULL)');
+  }
+  async down(q: QueryRunner) {
+    await q.query('DROP TABLE effects');
+  }
 }
 
 class RecordingPublisher implements Publisher {
@@ -20,7 +24,7 @@ class RecordingPublisher implements Publisher {
   failing = false;
   delayMs = 0;
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.delayMs) await sleep(this.delayMs);
     if (this.failing) throw new Error('broker unreachable');
     this.published.push(...messages);
   }
@@ -28,8 +32,7 @@ class RecordingPublisher implements Publisher {
 
 const logger = createLogger({ service: 'outbox-it' });
 const orderId = 'b8f7c3f0-4a53-4e57-9d1e-1c2a9a0e6f10';
-const msg = (n: number, key = orderId): Envelope =>
-  createEnvelope({ type: 'OrderPlaced', key, source: 'order', payload: { n } });
+const msg = (n: number, key = orderId): Envelope => createEnvelope({ type: 'OrderPlaced', key, source: 'order', payload: { n } });
 const relayOptions = { service: 'order', batchSize: 50, sweepIntervalMs: 100, retentionMs: 60_000 };
 
 describe('outbox and inbox on PostgreSQL', () => {
@@ -38,7 +41,11 @@ describe('outbox and inbox on PostgreSQL', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ds = await openDataSource({ database: { kind: 'postgres', url: db.url }, entities: [], migrations: [MessagingTables1763769600000, EffectsTable1700000000000] });
+    ds = await openDataSource({
+      database: { kind: 'postgres', url: db.url },
+      entities: [],
+      migrations: [MessagingTables1763769600000, EffectsTable1700000000000],
+    });
   });
   afterAll(async () => {
     await ds?.destroy();
@@ -62,7 +69,12 @@ describe('outbox and inbox on PostgreSQL', () => {
       await uow.run((tx) => tx.send(m));
     }
     // The sweeper is a minute away: only the wake-up at commit can have published these.
-    await until(() => publisher.published.length, (n) => n === 30, 5000, 'publish after commit');
+    await until(
+      () => publisher.published.length,
+      (n) => n === 30,
+      5000,
+      'publish after commit',
+    );
     expect(publisher.published.map((p) => p.envelope.messageId)).toEqual(sent);
     expect(publisher.published[0].routingKey).toBe('order.order-placed');
     expect(await unpublished()).toBe(0);
@@ -73,10 +85,12 @@ describe('outbox and inbox on PostgreSQL', () => {
     const publisher = new RecordingPublisher();
     const relay = new OutboxRelay(ds, publisher, logger, relayOptions);
     const uow = new UnitOfWork(ds, relay);
-    await expect(uow.run(async (tx) => {
-      await tx.send(msg(1));
-      throw new Error('business failure');
-    })).rejects.toThrow('business failure');
+    await expect(
+      uow.run(async (tx) => {
+        await tx.send(msg(1));
+        throw new Error('business failure');
+      }),
+    ).rejects.toThrow('business failure');
     expect(Number((await ds.query('SELECT count(*)::int AS n FROM outbox_messages'))[0].n)).toBe(0);
   });
 
@@ -87,10 +101,15 @@ describe('outbox and inbox on PostgreSQL', () => {
     relay.start();
     const uow = new UnitOfWork(ds, relay);
     for (let i = 0; i < 5; i++) await uow.run((tx) => tx.send(msg(i)));
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(await unpublished()).toBe(5);
     publisher.failing = false;
-    await until(() => publisher.published.length, (n) => n === 5, 10_000, 'publish after recovery');
+    await until(
+      () => publisher.published.length,
+      (n) => n === 5,
+      10_000,
+      'publish after recovery',
+    );
     expect(await unpublished()).toBe(0);
     await relay.stop();
   });
@@ -102,14 +121,20 @@ describe('outbox and inbox on PostgreSQL', () => {
     const publisher = new RecordingPublisher();
     const relay = new OutboxRelay(ds, publisher, logger, relayOptions);
     relay.start();
-    await until(() => publisher.published.length, (n) => n === 3, 5000, 'sweep after restart');
+    await until(
+      () => publisher.published.length,
+      (n) => n === 3,
+      5000,
+      'sweep after restart',
+    );
     await relay.stop();
   });
 
   it('gives a redelivered message no second effect (inbox in the same transaction)', async () => {
     const uow = new UnitOfWork(ds, { wake: () => {} });
     const m = msg(1);
-    const effect = (tx: { manager: { query: (s: string, p: unknown[]) => Promise<unknown> } }) => tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
+    const effect = (tx: { manager: { query: (s: string, p: unknown[]) => Promise<unknown> } }) =>
+      tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
     expect(await uow.handle('payment', m, async (tx) => void (await effect(tx)))).toBe('handled');
     expect(await uow.handle('payment', m, async (tx) => void (await effect(tx)))).toBe('duplicate');
     // Another consumer of the same message is not a duplicate.
@@ -137,18 +162,24 @@ describe('outbox and inbox on PostgreSQL', () => {
   it('a failed handler leaves no inbox record, so its retry is not taken for a duplicate', async () => {
     const uow = new UnitOfWork(ds, { wake: () => {} });
     const m = msg(3);
-    await expect(uow.handle('payment', m, async () => { throw new Error('transient'); })).rejects.toThrow('transient');
+    await expect(
+      uow.handle('payment', m, async () => {
+        throw new Error('transient');
+      }),
+    ).rejects.toThrow('transient');
     expect(await uow.handle('payment', m, async () => {})).toBe('handled');
   });
 
   describe('batched (several messages per transaction)', () => {
     const effects = async () => Number((await ds.query('SELECT count(*)::int AS n FROM effects'))[0].n);
     const count = async (table: string) => Number((await ds.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
-    const work = (m: Envelope, fail = false) => async (tx: { manager: EntityManager; send: (...m: Envelope[]) => Promise<void> }) => {
-      await tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
-      await tx.send(msg(1000));
-      if (fail) throw new Error(`handler failed for ${m.messageId}`);
-    };
+    const work =
+      (m: Envelope, fail = false) =>
+      async (tx: { manager: EntityManager; send: (...m: Envelope[]) => Promise<void> }) => {
+        await tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
+        await tx.send(msg(1000));
+        if (fail) throw new Error(`handler failed for ${m.messageId}`);
+      };
 
     it('shares one commit among messages that arrive together, each with its own inbox record and outbox row', async () => {
       const uow = new UnitOfWork(ds, { wake: () => {} }, { maxBatch: 8 });
@@ -212,8 +243,13 @@ describe('outbox and inbox on PostgreSQL', () => {
       if (i % 3 === 2) await Promise.all(writes.splice(0));
     }
     await Promise.all(writes);
-    await until(() => publisher.published.length, (n) => n >= 60, 10_000, 'all published');
-    await new Promise((r) => setTimeout(r, 300));
+    await until(
+      () => publisher.published.length,
+      (n) => n >= 60,
+      10_000,
+      'all published',
+    );
+    await sleep(300);
     expect(publisher.published).toHaveLength(60);
     for (const o of orders) {
       expect(publisher.published.filter((p) => p.envelope.key === o).map((p) => p.envelope.messageId)).toEqual(expected.get(o));

@@ -45,11 +45,15 @@ describe('outbox and inbox on SQL Server (statements built, not executed)', () =
   });
 
   it('inserts an inbox record only when none exists, under a key-range lock', () => {
-    expect(outboxSql.recordInbox('mssql')).toMatch(/OUTPUT inserted\.message_id[\s\S]*WHERE NOT EXISTS \(SELECT 1 FROM inbox_messages WITH \(UPDLOCK, HOLDLOCK\)/);
+    expect(outboxSql.recordInbox('mssql')).toMatch(
+      /OUTPUT inserted\.message_id[\s\S]*WHERE NOT EXISTS \(SELECT 1 FROM inbox_messages WITH \(UPDLOCK, HOLDLOCK\)/,
+    );
   });
 
   it('keeps PostgreSQL statements as they were', () => {
-    expect(outboxSql.claim('postgres', 'bus')).toBe('SELECT id, routing_key, envelope FROM outbox_messages WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE');
+    expect(outboxSql.claim('postgres', 'bus')).toBe(
+      'SELECT id, routing_key, envelope FROM outbox_messages WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE',
+    );
     expect(outboxSql.recordInbox('postgres')).toMatch(/ON CONFLICT DO NOTHING RETURNING message_id/);
   });
 

@@ -84,9 +84,17 @@ export interface ClaimedRow {
  * a time, which keeps publish order equal to commit order (per order and overall); a second
  * instance finds the lock taken ('locked') and tries again shortly.
  */
-export async function claimOutboxBatch(manager: EntityManager, relayName: string, limit: number, channel: OutboxChannel = 'bus'): Promise<ClaimedRow[] | 'locked'> {
+export async function claimOutboxBatch(
+  manager: EntityManager,
+  relayName: string,
+  limit: number,
+  channel: OutboxChannel = 'bus',
+): Promise<ClaimedRow[] | 'locked'> {
   if (!(await lockForTransaction(manager, `outbox-relay:${relayName}`, false))) return 'locked';
-  const rows: Array<{ id: number | string; routing_key: string; envelope: Envelope | string }> = await manager.query(outboxSql.claim(dialectOf(manager), channel), [limit]);
+  const rows: Array<{ id: number | string; routing_key: string; envelope: Envelope | string }> = await manager.query(
+    outboxSql.claim(dialectOf(manager), channel),
+    [limit],
+  );
   return rows.map((r) => ({
     id: Number(r.id),
     message: { routingKey: r.routing_key, envelope: typeof r.envelope === 'string' ? JSON.parse(r.envelope) : r.envelope },

@@ -1,9 +1,9 @@
 import * as amqp from 'amqplib';
-import { randomBytes } from 'node:crypto';
 import { createEnvelope, OrderPlaced, type Envelope } from '@app/contracts';
 import { openDataSource } from '@app/persistence';
-import { createLogger } from '@app/platform';
+import { createLogger, sleep } from '@app/platform';
 import { createTestDatabase } from '../../../../test/support/postgres';
+import { testName } from '../../../../test/support/test-run';
 import { until } from '../../../../test/support/wait';
 import { MessageConsumer } from '../consumer';
 import { MessagingTables1763769600000 } from '../messaging-tables.migration';
@@ -19,13 +19,15 @@ const policy: RecoverabilityOptions = { immediateRetries: 1, delayedRetries: 3, 
 
 function placed(orderId = '5c1e6f8e-9a3b-4f0e-8d3c-2b1a0f9e8d7c', n = 1): Envelope<OrderPlaced> {
   return createEnvelope({
-    type: OrderPlaced.type, key: orderId, source: 'order',
+    type: OrderPlaced.type,
+    key: orderId,
+    source: 'order',
     payload: { orderId, customerId: 'alice', items: [{ sku: 'KB-001', quantity: n, unitPrice: 100 }], total: 100 * n, currency: 'USD' },
   });
 }
 
 describe('RabbitMQ transport (real broker)', () => {
-  const ns = `it-${randomBytes(3).toString('hex')}.`;
+  const ns = `${testName('it')}.`;
   const transports: RabbitMqTransport[] = [];
   const open = async (extra: Partial<ConstructorParameters<typeof RabbitMqTransport>[0]> = {}) => {
     const t = new RabbitMqTransport({ url, namespace: ns, logger, connectTimeoutMs: 5000, ...extra });
@@ -34,7 +36,13 @@ describe('RabbitMQ transport (real broker)', () => {
     return t;
   };
   const consumerOn = (t: RabbitMqTransport, queue: string, handle: (m: Envelope) => Promise<void>) =>
-    new MessageConsumer(t, logger, { service: queue, queue, prefetch: 8, recoverability: policy, handlers: [{ contract: OrderPlaced, from: 'order', handle: handle as never }] });
+    new MessageConsumer(t, logger, {
+      service: queue,
+      queue,
+      prefetch: 8,
+      recoverability: policy,
+      handlers: [{ contract: OrderPlaced, from: 'order', handle: handle as never }],
+    });
   const rk = 'order.order-placed';
 
   afterAll(async () => {
@@ -56,14 +64,19 @@ describe('RabbitMQ transport (real broker)', () => {
     const sent = Array.from({ length: 50 }, (_, i) => placed(undefined, i + 1));
     await t.publish(sent.map((envelope) => ({ envelope, routingKey: rk })));
     await t.publish([{ envelope: placed(), routingKey: 'order.order-confirmed' }]); // not bound
-    await until(() => seen.length, (n) => n === 50, 10_000, 'deliveries');
+    await until(
+      () => seen.length,
+      (n) => n === 50,
+      10_000,
+      'deliveries',
+    );
     expect(new Set(seen)).toEqual(new Set(sent.map((m) => m.messageId)));
     await c.stop();
     // A new consumer on the same queue gets nothing: every delivery was acked.
     const again: string[] = [];
     const c2 = consumerOn(t, 'q1', async (m) => void again.push(m.messageId));
     await c2.start();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(again).toEqual([]);
     await c2.stop();
   });
@@ -78,7 +91,12 @@ describe('RabbitMQ transport (real broker)', () => {
     await c.start();
     const m = placed();
     await t.publish([{ envelope: m, routingKey: rk }]);
-    const [dead] = await until(() => t.deadLetters('q2'), (d) => d.length === 1, 15_000, 'dead letter');
+    const [dead] = await until(
+      () => t.deadLetters('q2'),
+      (d) => d.length === 1,
+      15_000,
+      'dead letter',
+    );
     // 4 deliveries (1 + 3 delayed) × 2 invocations (1 + 1 immediate)
     expect(calls).toHaveLength(8);
     const gaps = [calls[2] - calls[1], calls[4] - calls[3], calls[6] - calls[5]];
@@ -92,7 +110,12 @@ describe('RabbitMQ transport (real broker)', () => {
     expect(dead.failure).toMatchObject({ error: 'Error: downstream unavailable', attempts: 8, deliveries: 4, nonRetryable: false });
     expect(dead.failure.stack).toContain('downstream unavailable');
     expect(dead.routingKey).toBe(rk);
-    expect(dead.headers).toMatchObject({ 'x-original-exchange': `${ns}saga.events`, 'x-original-routing-key': rk, 'message-id': m.messageId, 'x-consumer-queue': 'q2' });
+    expect(dead.headers).toMatchObject({
+      'x-original-exchange': `${ns}saga.events`,
+      'x-original-routing-key': rk,
+      'message-id': m.messageId,
+      'x-consumer-queue': 'q2',
+    });
     expect(Date.parse(dead.failure.firstFailedAt)).toBeLessThanOrEqual(Date.parse(dead.failure.failedAt));
     expect(Date.parse(dead.deadLetteredAt)).toBeGreaterThan(0);
     expect(JSON.parse(dead.body).messageId).toBe(m.messageId);
@@ -110,7 +133,12 @@ describe('RabbitMQ transport (real broker)', () => {
     });
     await c.start();
     await t.publish([{ envelope: placed(), routingKey: rk }]);
-    const [dead] = await until(() => t.deadLetters('q3'), (d) => d.length === 1, 5000, 'dead letter');
+    const [dead] = await until(
+      () => t.deadLetters('q3'),
+      (d) => d.length === 1,
+      5000,
+      'dead letter',
+    );
     expect(n).toBe(1);
     expect(dead.failure).toMatchObject({ attempts: 1, nonRetryable: true });
     await c.stop();
@@ -121,36 +149,70 @@ describe('RabbitMQ transport (real broker)', () => {
     let failing = true;
     const handled: Array<{ id: string }> = [];
     const c = new MessageConsumer(t, logger, {
-      service: 'q4', queue: 'q4', prefetch: 4, recoverability: { ...policy, delayedRetries: 0 },
-      handlers: [{ contract: OrderPlaced, from: 'order', handle: (async (m: Envelope) => {
-        if (failing) throw new Error('not yet');
-        handled.push({ id: m.messageId });
-      }) as never }],
+      service: 'q4',
+      queue: 'q4',
+      prefetch: 4,
+      recoverability: { ...policy, delayedRetries: 0 },
+      handlers: [
+        {
+          contract: OrderPlaced,
+          from: 'order',
+          handle: (async (m: Envelope) => {
+            if (failing) throw new Error('not yet');
+            handled.push({ id: m.messageId });
+          }) as never,
+        },
+      ],
     });
     await c.start();
     const a = placed();
     const b = placed();
     const d = placed();
     await t.publish([a, b, d].map((envelope) => ({ envelope, routingKey: rk })));
-    const dead = await until(() => t.deadLetters('q4'), (x) => x.length === 3, 5000, 'three dead letters');
+    const dead = await until(
+      () => t.deadLetters('q4'),
+      (x) => x.length === 3,
+      5000,
+      'three dead letters',
+    );
     failing = false;
     const target = dead.find((x) => JSON.parse(x.body).messageId === a.messageId)!;
     expect(await t.replayDeadLetters('q4', target.id)).toBe(1);
-    await until(() => handled.length, (n) => n === 1, 5000, 'replayed message handled');
+    await until(
+      () => handled.length,
+      (n) => n === 1,
+      5000,
+      'replayed message handled',
+    );
     expect(handled[0].id).toBe(a.messageId);
     const rest = await t.deadLetters('q4');
     expect(rest.map((x) => JSON.parse(x.body).messageId).sort()).toEqual([b.messageId, d.messageId].sort());
     const other = rest.find((x) => JSON.parse(x.body).messageId === b.messageId)!;
     expect(await t.purgeDeadLetters('q4', other.id)).toBe(1);
     expect(await t.replayDeadLetters('q4')).toBe(1);
-    await until(() => handled.length, (n) => n === 2, 5000, 'replay all');
+    await until(
+      () => handled.length,
+      (n) => n === 2,
+      5000,
+      'replay all',
+    );
     expect(await t.deadLetters('q4')).toEqual([]);
     // a replay that fails again is dead-lettered again with fresh attempts and the replay recorded
     failing = true;
     await t.publish([{ envelope: placed(), routingKey: rk }]);
-    const [again] = await until(() => t.deadLetters('q4'), (x) => x.length === 1, 5000, 'dead letter');
+    const [again] = await until(
+      () => t.deadLetters('q4'),
+      (x) => x.length === 1,
+      5000,
+      'dead letter',
+    );
     expect(await t.replayDeadLetters('q4')).toBe(1);
-    const [replayedDead] = await until(() => t.deadLetters('q4'), (x) => x.length === 1 && x[0].id !== again.id, 5000, 'dead again');
+    const [replayedDead] = await until(
+      () => t.deadLetters('q4'),
+      (x) => x.length === 1 && x[0].id !== again.id,
+      5000,
+      'dead again',
+    );
     expect(replayedDead.headers['x-replay-count']).toBe(1);
     expect(replayedDead.failure.deliveries).toBe(1);
     expect(await t.purgeDeadLetters('q4')).toBe(1);
@@ -164,7 +226,12 @@ describe('RabbitMQ transport (real broker)', () => {
     await c.start();
     const m = placed();
     await t.publish([{ envelope: m, routingKey: rk }]);
-    await until(() => seen.length, (n) => n === 2, 5000, 'two copies');
+    await until(
+      () => seen.length,
+      (n) => n === 2,
+      5000,
+      'two copies',
+    );
     expect(seen).toEqual([m.messageId, m.messageId]);
     await c.stop();
   });
@@ -175,23 +242,45 @@ describe('RabbitMQ transport (real broker)', () => {
     const c = consumerOn(t, 'q6', async (m) => void seen.push(m.messageId));
     await c.start();
     await t.publish([{ envelope: placed(), routingKey: rk }]);
-    await until(() => seen.length, (n) => n === 1, 5000, 'first delivery');
+    await until(
+      () => seen.length,
+      (n) => n === 1,
+      5000,
+      'first delivery',
+    );
     // Close this transport's connection from the broker side, as an operator or a network fault would.
     const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
     const api = managementUrl.replace(/\/\/.*@/, '//');
     const localPort = (t as unknown as { model: { connection: { stream: { localPort: number } } } }).model.connection.stream.localPort;
     // The management API lists a connection once its first stats arrive (a few seconds).
     const name = await until(
-      async () => ((await (await fetch(`${api}/api/connections`, { headers: auth })).json()) as Array<{ name: string }>).find((x) => x.name.includes(`:${localPort} ->`))?.name,
+      async () =>
+        ((await (await fetch(`${api}/api/connections`, { headers: auth })).json()) as Array<{ name: string }>).find((x) => x.name.includes(`:${localPort} ->`))
+          ?.name,
       Boolean,
       15_000,
       'the connection to show in the management API',
     );
     expect((await fetch(`${api}/api/connections/${encodeURIComponent(name!)}`, { method: 'DELETE', headers: auth })).status).toBe(204);
-    await until(() => t.isReady(), (r) => r === false, 5000, 'connection lost');
-    await until(() => t.isReady(), (r) => r === true, 15_000, 'reconnected');
+    await until(
+      () => t.isReady(),
+      (r) => r === false,
+      5000,
+      'connection lost',
+    );
+    await until(
+      () => t.isReady(),
+      (r) => r === true,
+      15_000,
+      'reconnected',
+    );
     await t.publish([{ envelope: placed(), routingKey: rk }]);
-    await until(() => seen.length, (n) => n === 2, 10_000, 'delivery after reconnect');
+    await until(
+      () => seen.length,
+      (n) => n === 2,
+      10_000,
+      'delivery after reconnect',
+    );
     await c.stop();
   });
 
@@ -204,7 +293,10 @@ describe('RabbitMQ transport (real broker)', () => {
       const tb = await open();
       const received: Envelope[] = [];
       const c = new MessageConsumer(ta, logger, {
-        service: 'q7', queue: 'q7', prefetch: 1, recoverability: policy,
+        service: 'q7',
+        queue: 'q7',
+        prefetch: 1,
+        recoverability: policy,
         handlers: [{ contract: OrderPlaced, from: 'order', handle: (async (m: Envelope) => void received.push(m)) as never }],
       });
       await c.start();
@@ -218,15 +310,22 @@ describe('RabbitMQ transport (real broker)', () => {
       const orders = Array.from({ length: 4 }, (_, i) => `0000000${i}-1111-4111-8111-111111111111`);
       const expected = new Map(orders.map((o) => [o, [] as string[]]));
       for (let round = 0; round < 15; round++) {
-        await Promise.all(orders.map((o, i) => {
-          const m = placed(o, round + 1);
-          expected.get(o)!.push(m.messageId);
-          return ((round + i) % 2 ? uowA : uowB).run((tx) => tx.send(m));
-        }));
+        await Promise.all(
+          orders.map((o, i) => {
+            const m = placed(o, round + 1);
+            expected.get(o)!.push(m.messageId);
+            return ((round + i) % 2 ? uowA : uowB).run((tx) => tx.send(m));
+          }),
+        );
       }
       const ours = () => received.filter((m) => orders.includes(m.key));
-      await until(() => ours().length, (n) => n >= 60, 15_000, 'all delivered');
-      await new Promise((r) => setTimeout(r, 500));
+      await until(
+        () => ours().length,
+        (n) => n >= 60,
+        15_000,
+        'all delivered',
+      );
+      await sleep(500);
       expect(ours()).toHaveLength(60);
       for (const o of orders) expect(received.filter((m) => m.key === o).map((m) => m.messageId)).toEqual(expected.get(o));
       await relayA.stop();

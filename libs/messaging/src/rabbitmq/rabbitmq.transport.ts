@@ -2,9 +2,8 @@ import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@app/platform';
 import { failureHeaders, replayHeaders } from '../headers';
-import type {
-  ConsumerSpec, DeadLetter, FailureInfo, InboundDelivery, OutgoingMessage, Subscription, Transport,
-} from '../transport';
+import type { ConsumerSpec, DeadLetter, FailureInfo, InboundDelivery, OutgoingMessage, Subscription, Transport } from '../transport';
+import { sleep } from '@app/platform';
 
 export interface RabbitMqTransportOptions {
   url: string;
@@ -77,7 +76,7 @@ export class RabbitMqTransport implements Transport {
         await this.open();
         return;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`cannot connect to RabbitMQ: ${String(error)}`);
+        if (Date.now() > deadline) throw new Error(`cannot connect to RabbitMQ: ${String(error)}`, { cause: error });
         this.options.logger.warn('RabbitMQ not reachable yet', { error: String(error) });
         await sleep(Math.min(2000, 100 * 2 ** attempt));
       }
@@ -258,17 +257,25 @@ export class RabbitMqTransport implements Transport {
       retryLater: async (delayMs: number, failure: FailureInfo) => {
         settle();
         const queue = await this.delayQueue(sub.spec.queue, deliveryCount);
-        await this.send('', queue, msg.content, { ...copyProps({ ...failureHeaders(failure), [DELIVERY]: deliveryCount + 1 }), expiration: String(Math.max(1, Math.round(delayMs))) });
+        await this.send('', queue, msg.content, {
+          ...copyProps({ ...failureHeaders(failure), [DELIVERY]: deliveryCount + 1 }),
+          expiration: String(Math.max(1, Math.round(delayMs))),
+        });
         ack();
       },
       deadLetter: async (failure: FailureInfo) => {
         settle();
-        await this.send('', `${this.queueName(sub.spec.queue)}.dlq`, msg.content, copyProps({
-          ...failureHeaders(failure),
-          'x-dead-letter-id': randomUUID(),
-          'x-dead-lettered-at': new Date().toISOString(),
-          'x-consumer-queue': sub.spec.queue,
-        }));
+        await this.send(
+          '',
+          `${this.queueName(sub.spec.queue)}.dlq`,
+          msg.content,
+          copyProps({
+            ...failureHeaders(failure),
+            'x-dead-letter-id': randomUUID(),
+            'x-dead-lettered-at': new Date().toISOString(),
+            'x-consumer-queue': sub.spec.queue,
+          }),
+        );
         ack();
       },
     };
@@ -297,7 +304,11 @@ export class RabbitMqTransport implements Transport {
   }
 
   /** Reads dead letters without removing them: got unacked, then requeued when the channel closes. */
-  private async withDeadLetters<T>(queue: string, visit: (ch: amqp.Channel, m: amqp.GetMessage, d: DeadLetter) => Promise<'keep' | 'taken'>, limit = 10_000): Promise<number> {
+  private async withDeadLetters(
+    queue: string,
+    visit: (ch: amqp.Channel, m: amqp.GetMessage, d: DeadLetter) => Promise<'keep' | 'taken'>,
+    limit = 10_000,
+  ): Promise<number> {
     if (!this.model) throw new Error('RabbitMQ is not connected');
     const dlq = `${this.queueName(queue)}.dlq`;
     const ch = await this.model.createChannel();
@@ -328,10 +339,14 @@ export class RabbitMqTransport implements Transport {
 
   async deadLetters(queue: string): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
-    await this.withDeadLetters(queue, async (_ch, _m, d) => {
-      out.push(d);
-      return 'keep';
-    }, 1000);
+    await this.withDeadLetters(
+      queue,
+      async (_ch, _m, d) => {
+        out.push(d);
+        return 'keep';
+      },
+      1000,
+    );
     return out;
   }
 
@@ -390,5 +405,3 @@ function toDeadLetter(queue: string, m: amqp.GetMessage): DeadLetter {
     deadLetteredAt: String(h['x-dead-lettered-at'] ?? ''),
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

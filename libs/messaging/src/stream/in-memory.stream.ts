@@ -1,10 +1,16 @@
 import type { Logger } from '@app/platform';
 import type { OutgoingMessage } from '../transport';
 import {
-  eventTopic,
-  type ConsumeOptions, type EventStream, type PartitionWatermarks, type ProducedRecord, type StreamConsumerHandle,
-  type StreamRecord, type TopicPartitionOffset,
+  streamRecordOf,
+  type ConsumeOptions,
+  type EventStream,
+  type PartitionWatermarks,
+  type ProducedRecord,
+  type StreamConsumerHandle,
+  type StreamRecord,
+  type TopicPartitionOffset,
 } from './stream';
+import { sleep } from '@app/platform';
 
 export interface InMemoryEventStreamOptions {
   /** Records per onBatch at most; Kafka bounds a fetch by bytes, this keeps batches alike. */
@@ -89,13 +95,9 @@ export class InMemoryEventStream implements EventStream {
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     // Check every topic first: a batch is appended entirely or not at all.
-    for (const m of messages) this.requireTopic(eventTopic(m.envelope.source));
-    this.append(messages.map((m) => ({
-      topic: eventTopic(m.envelope.source),
-      key: m.envelope.key,
-      value: JSON.stringify(m.envelope),
-      headers: { 'message-id': m.envelope.messageId, 'message-type': m.envelope.type, source: m.envelope.source },
-    })));
+    const records = messages.map((m) => streamRecordOf(m.envelope));
+    for (const r of records) this.requireTopic(r.topic);
+    this.append(records.map(({ topic, record }) => ({ topic, ...record })));
   }
 
   async produce(topic: string, records: ProducedRecord[]): Promise<void> {
@@ -111,19 +113,25 @@ export class InMemoryEventStream implements EventStream {
     const assigned = topics.flatMap(({ name, topic }) => topic.partitions.map((_, partition) => ({ topic: name, partition })));
     let stopped: Promise<void> | undefined;
     const consumer: GroupConsumer = {
-      options, stopping: false, stopped: false, wakeBackoff: new Set(), loops: [], busy: new Set(),
-      stop: () => (stopped ??= (async () => {
-        consumer.stopping = true;
-        for (const { topic, partition } of assigned) wake(this.topics.get(topic)!.partitions[partition]);
-        consumer.wakeBackoff.forEach((w) => w());
-        await Promise.all(consumer.loops);
-        consumer.stopped = true;
-        try {
-          await options.onRevoked?.(assigned);
-        } finally {
-          if (group.active === consumer) group.active = undefined;
-        }
-      })()),
+      options,
+      stopping: false,
+      stopped: false,
+      wakeBackoff: new Set(),
+      loops: [],
+      busy: new Set(),
+      stop: () =>
+        (stopped ??= (async () => {
+          consumer.stopping = true;
+          for (const { topic, partition } of assigned) wake(this.topics.get(topic)!.partitions[partition]);
+          consumer.wakeBackoff.forEach((w) => w());
+          await Promise.all(consumer.loops);
+          consumer.stopped = true;
+          try {
+            await options.onRevoked?.(assigned);
+          } finally {
+            if (group.active === consumer) group.active = undefined;
+          }
+        })()),
     };
     group.active = consumer;
     const handle: StreamConsumerHandle = {
@@ -154,7 +162,7 @@ export class InMemoryEventStream implements EventStream {
     const busy = () => [...this.groups.values()].some((g) => g.active && !g.active.stopping && g.active.busy.size > 0);
     while (busy()) {
       if (Date.now() > end) return false;
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     return true;
   }
@@ -204,7 +212,12 @@ export class InMemoryEventStream implements EventStream {
         // The position stays: the same records come again, in order, after a backoff.
         const delay = Math.min(2000, this.retryDelayMs * 2 ** Math.min(failures++, 10));
         this.options.logger?.warn('stream batch failed; it will be delivered again', {
-          groupId: consumer.options.groupId, topic, partition, offset: records[0].offset, error: String(error), retryInMs: delay,
+          groupId: consumer.options.groupId,
+          topic,
+          partition,
+          offset: records[0].offset,
+          error: String(error),
+          retryInMs: delay,
         });
         await new Promise<void>((resolve) => {
           const wake = () => {

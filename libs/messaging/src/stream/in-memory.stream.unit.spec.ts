@@ -1,6 +1,7 @@
 import { createEnvelope, type Envelope } from '@app/contracts';
 import { InMemoryEventStream, murmur2, partitionForKey } from './in-memory.stream';
 import { eventTopic, type StreamBatch, type StreamRecord } from './stream';
+import { sleep } from '@app/platform';
 
 const topic = eventTopic('order');
 
@@ -12,10 +13,9 @@ const until = async (cond: () => boolean, ms = 3000) => {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 2));
+    await sleep(2);
   }
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function streamWith(partitions = 3, options: ConstructorParameters<typeof InMemoryEventStream>[0] = {}) {
   const stream = new InMemoryEventStream({ retryDelayMs: 5, ...options });
@@ -30,19 +30,23 @@ function collector() {
     seen,
     onBatch: async (batch: StreamBatch) => void seen.push(...batch.records),
     /** Per partition read so far: the offset just past its first `n` records. */
-    offsetsAfter: (n: number) => [...new Set(seen.map((r) => r.partition))].map((partition) => {
-      const mine = seen.filter((r) => r.partition === partition);
-      return { topic, partition, offset: mine[Math.min(n, mine.length) - 1].offset + 1 };
-    }),
+    offsetsAfter: (n: number) =>
+      [...new Set(seen.map((r) => r.partition))].map((partition) => {
+        const mine = seen.filter((r) => r.partition === partition);
+        return { topic, partition, offset: mine[Math.min(n, mine.length) - 1].offset + 1 };
+      }),
   };
 }
 
 describe('in-memory event stream', () => {
-  it('given Kafka\'s murmur2 test vectors, then the partitioner hashes keys as Kafka does', () => {
+  it("given Kafka's murmur2 test vectors, then the partitioner hashes keys as Kafka does", () => {
     // org.apache.kafka.common.utils.UtilsTest#testMurmur2
     const vectors: Array<[string, number]> = [
-      ['21', -973932308], ['foobar', -790332482], ['a-little-bit-long-string', -985981536],
-      ['a-little-bit-longer-string', -1486304829], ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+      ['21', -973932308],
+      ['foobar', -790332482],
+      ['a-little-bit-long-string', -985981536],
+      ['a-little-bit-longer-string', -1486304829],
+      ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
     ];
     for (const [key, hash] of vectors) expect(murmur2(Buffer.from(key))).toBe(hash);
     expect(partitionForKey('21', 6)).toBe((-973932308 & 0x7fffffff) % 6);
@@ -76,7 +80,10 @@ describe('in-memory event stream', () => {
 
   it('given a group that committed part of what it read, when it restarts, then it resumes at the commit and gets the rest again', async () => {
     const stream = await streamWith(2);
-    await stream.produce(topic, Array.from({ length: 20 }, (_, i) => ({ key: `k${i % 5}`, value: String(i) })));
+    await stream.produce(
+      topic,
+      Array.from({ length: 20 }, (_, i) => ({ key: `k${i % 5}`, value: String(i) })),
+    );
     const first = collector();
     const h1 = await stream.consume({ groupId: 'g', topics: [topic], onBatch: first.onBatch });
     await until(() => first.seen.length === 20);
@@ -91,20 +98,27 @@ describe('in-memory event stream', () => {
     await until(() => second.seen.length === expected.length);
     await sleep(20);
     await h2.stop();
-    expect(second.seen.map((r) => [r.partition, r.offset, r.value, r.timestamp]).sort())
-      .toEqual(expected.map((r) => [r.partition, r.offset, r.value, r.timestamp]).sort());
+    expect(second.seen.map((r) => [r.partition, r.offset, r.value, r.timestamp]).sort()).toEqual(
+      expected.map((r) => [r.partition, r.offset, r.value, r.timestamp]).sort(),
+    );
 
     // Another group has its own position: from the beginning.
     const other = collector();
     const h3 = await stream.consume({ groupId: 'other', topics: [topic], onBatch: other.onBatch });
     await until(() => other.seen.length === 20);
     await h3.stop();
-    expect(await stream.committed('other', topic)).toEqual([{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }]);
+    expect(await stream.committed('other', topic)).toEqual([
+      { partition: 0, offset: 0 },
+      { partition: 1, offset: 0 },
+    ]);
   });
 
   it('given a group that never committed, when it restarts, then it reads everything again', async () => {
     const stream = await streamWith(1);
-    await stream.produce(topic, [{ key: 'a', value: '1' }, { key: 'a', value: '2' }]);
+    await stream.produce(topic, [
+      { key: 'a', value: '1' },
+      { key: 'a', value: '2' },
+    ]);
     const first = collector();
     const h1 = await stream.consume({ groupId: 'g', topics: [topic], onBatch: first.onBatch });
     await until(() => first.seen.length === 2);
@@ -118,11 +132,15 @@ describe('in-memory event stream', () => {
 
   it('given onBatch throws, then the position stays and the same records come again, in order', async () => {
     const stream = await streamWith(1);
-    await stream.produce(topic, [1, 2, 3].map((i) => ({ key: 'a', value: String(i) })));
+    await stream.produce(
+      topic,
+      [1, 2, 3].map((i) => ({ key: 'a', value: String(i) })),
+    );
     const calls: string[][] = [];
     let failures = 2;
     const h = await stream.consume({
-      groupId: 'g', topics: [topic],
+      groupId: 'g',
+      topics: [topic],
       onBatch: async (batch) => {
         calls.push(batch.records.map((r) => r.value));
         if (failures-- > 0) throw new Error('database down');
@@ -142,18 +160,25 @@ describe('in-memory event stream', () => {
     let maxOverall = 0;
     let handled = 0;
     const h = await stream.consume({
-      groupId: 'g', topics: [topic],
+      groupId: 'g',
+      topics: [topic],
       onBatch: async (batch) => {
         inFlight.set(batch.partition, (inFlight.get(batch.partition) ?? 0) + 1);
         maxPerPartition = Math.max(maxPerPartition, inFlight.get(batch.partition)!);
-        maxOverall = Math.max(maxOverall, [...inFlight.values()].reduce((a, b) => a + b, 0));
+        maxOverall = Math.max(
+          maxOverall,
+          [...inFlight.values()].reduce((a, b) => a + b, 0),
+        );
         await sleep(5);
         inFlight.set(batch.partition, inFlight.get(batch.partition)! - 1);
         handled += batch.records.length;
       },
     });
     for (let i = 0; i < 10; i++) {
-      await stream.produce(topic, Array.from({ length: 6 }, (_, j) => ({ key: `key-${j}`, value: `${i}` })));
+      await stream.produce(
+        topic,
+        Array.from({ length: 6 }, (_, j) => ({ key: `key-${j}`, value: `${i}` })),
+      );
       await sleep(1);
     }
     await until(() => handled === 60);
@@ -168,7 +193,8 @@ describe('in-memory event stream', () => {
     let release!: () => void;
     const events: string[] = [];
     const handle = await stream.consume({
-      groupId: 'g', topics: [topic],
+      groupId: 'g',
+      topics: [topic],
       onBatch: async (batch, consumer) => {
         events.push('batch');
         await new Promise<void>((r) => (release = r));
@@ -203,10 +229,12 @@ describe('in-memory event stream', () => {
 
   it('given a topic nobody created, then publishing, producing and consuming it throw and nothing is appended', async () => {
     const stream = await streamWith(1);
-    await expect(stream.publish([
-      { envelope: event('o-1', 0), routingKey: 'order.order-touched' },
-      { envelope: createEnvelope({ type: 'PaymentTouched', key: 'o-1', source: 'payment', payload: {} }), routingKey: 'payment.payment-touched' },
-    ])).rejects.toThrow(/unknown topic payment-events/);
+    await expect(
+      stream.publish([
+        { envelope: event('o-1', 0), routingKey: 'order.order-touched' },
+        { envelope: createEnvelope({ type: 'PaymentTouched', key: 'o-1', source: 'payment', payload: {} }), routingKey: 'payment.payment-touched' },
+      ]),
+    ).rejects.toThrow(/unknown topic payment-events/);
     expect(await stream.watermarks(topic)).toEqual([{ partition: 0, low: 0, high: 0 }]);
     await expect(stream.produce('nope', [{ key: 'a', value: '1' }])).rejects.toThrow(/unknown topic nope/);
     await expect(stream.consume({ groupId: 'g', topics: ['nope'], onBatch: async () => undefined })).rejects.toThrow(/unknown topic nope/);
@@ -215,7 +243,10 @@ describe('in-memory event stream', () => {
 
   it('given an existing topic, when ensured again with another partition count, then it is left as it is', async () => {
     const stream = await streamWith(3);
-    await stream.ensureTopics([{ topic, partitions: 6 }, { topic: 'order-events.retry', partitions: 2 }]);
+    await stream.ensureTopics([
+      { topic, partitions: 6 },
+      { topic: 'order-events.retry', partitions: 2 },
+    ]);
     expect((await stream.watermarks(topic)).length).toBe(3);
     expect((await stream.watermarks('order-events.retry')).length).toBe(2);
   });

@@ -1,7 +1,5 @@
 import type { OutgoingMessage } from '../transport';
-import {
-  eventTopic, type ConsumeOptions, type EventStream, type PartitionWatermarks, type ProducedRecord, type StreamConsumerHandle,
-} from './stream';
+import { streamRecordOf, type ConsumeOptions, type EventStream, type PartitionWatermarks, type ProducedRecord, type StreamConsumerHandle } from './stream';
 
 /**
  * Prefixes every topic and consumer group with a namespace, so several systems (test runs)
@@ -25,14 +23,9 @@ export class NamespacedEventStream implements EventStream {
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     const byTopic = new Map<string, ProducedRecord[]>();
     for (const { envelope } of messages) {
-      const topic = this.t(eventTopic(envelope.source));
-      const records = byTopic.get(topic) ?? [];
-      records.push({
-        key: envelope.key,
-        value: JSON.stringify(envelope),
-        headers: { 'message-id': envelope.messageId, 'message-type': envelope.type, source: envelope.source },
-      });
-      byTopic.set(topic, records);
+      const { topic: plain, record } = streamRecordOf(envelope);
+      const topic = this.t(plain);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), record]);
     }
     await Promise.all([...byTopic].map(([topic, records]) => this.inner.produce(topic, records)));
   }
@@ -42,21 +35,19 @@ export class NamespacedEventStream implements EventStream {
   }
 
   async consume(options: ConsumeOptions): Promise<StreamConsumerHandle> {
-    let outer!: StreamConsumerHandle;
-    const inner = await this.inner.consume({
+    // The handle the caller gets (in onBatch too) translates its topics back to the inner names.
+    const ref: { inner?: StreamConsumerHandle } = {};
+    const outer: StreamConsumerHandle = {
+      commit: (offsets) => ref.inner!.commit(offsets.map((o) => ({ ...o, topic: this.t(o.topic) }))),
+      stop: () => ref.inner!.stop(),
+    };
+    ref.inner = await this.inner.consume({
       groupId: this.g(options.groupId),
       topics: options.topics.map(this.t),
       onBatch: (batch) =>
-        options.onBatch(
-          { ...batch, topic: this.un(batch.topic), records: batch.records.map((r) => ({ ...r, topic: this.un(r.topic) })) },
-          outer,
-        ),
+        options.onBatch({ ...batch, topic: this.un(batch.topic), records: batch.records.map((r) => ({ ...r, topic: this.un(r.topic) })) }, outer),
       onRevoked: options.onRevoked && ((ps) => options.onRevoked!(ps.map((p) => ({ ...p, topic: this.un(p.topic) })))),
     });
-    outer = {
-      commit: (offsets) => inner.commit(offsets.map((o) => ({ ...o, topic: this.t(o.topic) }))),
-      stop: () => inner.stop(),
-    };
     return outer;
   }
 

@@ -1,3 +1,4 @@
+import type { Envelope } from '@app/contracts';
 import type { Publisher } from '../transport';
 
 /**
@@ -75,6 +76,22 @@ export interface EventStream extends Publisher {
 }
 
 export const EVENT_STREAM = Symbol('EVENT_STREAM');
+
+/**
+ * An outbox row as an event-stream record: to `<source>-events`, keyed by the envelope's key (the
+ * order id), the envelope as JSON, and the headers a reader can route on without parsing it.
+ * Every adapter (Kafka, in-memory, namespaced) publishes through this one mapping.
+ */
+export function streamRecordOf(envelope: Envelope): { topic: string; record: Required<ProducedRecord> } {
+  return {
+    topic: eventTopic(envelope.source),
+    record: {
+      key: envelope.key,
+      value: JSON.stringify(envelope),
+      headers: { 'message-id': envelope.messageId, 'message-type': envelope.type, source: envelope.source },
+    },
+  };
+}
 
 /** `order` → `order-events`. */
 export function eventTopic(source: string): string {

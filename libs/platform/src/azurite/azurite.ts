@@ -22,7 +22,7 @@ export interface EmbeddedAzurite {
 
 /** Starts Azurite's blob service in-process. `location` undefined keeps blobs in memory. */
 export async function startAzurite(options: { host?: string; port?: number; location?: string } = {}): Promise<EmbeddedAzurite> {
-  /* eslint-disable @typescript-eslint/no-require-imports */
+  /* eslint-disable @typescript-eslint/no-require-imports -- Azurite ships no typed entry point for its blob server; these are its CommonJS internals */
   const BlobConfiguration = require('azurite/dist/src/blob/BlobConfiguration').default;
   const BlobServer = require('azurite/dist/src/blob/BlobServer').default;
   const { DEFAULT_BLOB_PERSISTENCE_ARRAY } = require('azurite/dist/src/blob/utils/constants');
@@ -35,9 +35,24 @@ export async function startAzurite(options: { host?: string; port?: number; loca
     ? DEFAULT_BLOB_PERSISTENCE_ARRAY
     : [{ locationId: 'Default', locationPath: join(location, '__blobstorage__'), maxConcurrency: 10 }];
   const config = new BlobConfiguration(
-    host, options.port ?? 10000, undefined,
-    join(location, '__azurite_db_blob__.json'), join(location, '__azurite_db_blob_extent__.json'), persistence,
-    false, undefined, false, undefined, false, true, '', '', '', undefined, false, inMemory,
+    host,
+    options.port ?? 10000,
+    undefined,
+    join(location, '__azurite_db_blob__.json'),
+    join(location, '__azurite_db_blob_extent__.json'),
+    persistence,
+    false,
+    undefined,
+    false,
+    undefined,
+    false,
+    true,
+    '',
+    '',
+    '',
+    undefined,
+    false,
+    inMemory,
   );
   const server = new BlobServer(config);
   await server.start();

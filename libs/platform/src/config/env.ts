@@ -15,11 +15,21 @@ export function loadConfig<S extends z.ZodRawShape>(shape: S, env: NodeJS.Proces
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 export const bool = (fallback: boolean) =>
-  z.enum(['true', 'false', '1', '0', 'yes', 'no']).default(fallback ? 'true' : 'false').transform((v) => ['true', '1', 'yes'].includes(v));
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => ['true', '1', 'yes'].includes(v));
 export const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 export const csvInts = (fallback: string) =>
-  z.string().default(fallback).transform((s, ctx) => {
-    const parts = s.split(',').map((p) => p.trim()).filter(Boolean).map(Number);
-    if (parts.some((n) => !Number.isInteger(n) || n < 0)) ctx.addIssue({ code: 'custom', message: 'expected comma-separated non-negative integers' });
-    return parts;
-  });
+  z
+    .string()
+    .default(fallback)
+    .transform((s, ctx) => {
+      const parts = s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map(Number);
+      if (parts.some((n) => !Number.isInteger(n) || n < 0)) ctx.addIssue({ code: 'custom', message: 'expected comma-separated non-negative integers' });
+      return parts;
+    });

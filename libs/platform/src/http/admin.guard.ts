@@ -21,7 +21,9 @@ export class AdminGuard implements CanActivate {
     const header = req.headers.authorization ?? '';
     const [scheme, value] = header.split(' ');
     if (!value || scheme?.toLowerCase() !== 'bearer') {
-      throw new ProblemException(401, 'Unauthorized', 'This operation needs an admin bearer token', { errors: [{ field: 'Authorization', message: 'missing bearer token' }] });
+      throw new ProblemException(401, 'Unauthorized', 'This operation needs an admin bearer token', {
+        errors: [{ field: 'Authorization', message: 'missing bearer token' }],
+      });
     }
     if (!safeEqual(value, this.token)) {
       throw new ProblemException(403, 'Forbidden', 'The bearer token is not valid', { errors: [{ field: 'Authorization', message: 'invalid token' }] });

@@ -68,20 +68,42 @@ function bodyErrorsAsProblems(err: unknown, req: Request, res: Response, next: N
     e?.type === 'entity.parse.failed'
       ? { title: 'Malformed JSON', status: 400, detail: 'The request body is not valid JSON', errors: [{ field: '(body)', message: 'malformed JSON' }] }
       : e?.type === 'entity.too.large'
-        ? { title: 'Payload Too Large', status: 413, detail: `The request body exceeds ${e.limit} bytes`, errors: [{ field: '(body)', message: `larger than ${e.limit} bytes` }] }
+        ? {
+            title: 'Payload Too Large',
+            status: 413,
+            detail: `The request body exceeds ${e.limit} bytes`,
+            errors: [{ field: '(body)', message: `larger than ${e.limit} bytes` }],
+          }
         : typeof e?.status === 'number' && e.status >= 400 && e.status < 500
-          ? { title: 'Bad Request', status: e.status, detail: e.message ?? 'bad request', errors: [{ field: '(body)', message: e.message ?? 'unreadable body' }] }
+          ? {
+              title: 'Bad Request',
+              status: e.status,
+              detail: e.message ?? 'bad request',
+              errors: [{ field: '(body)', message: e.message ?? 'unreadable body' }],
+            }
           : undefined;
   if (!problem) return next(err);
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify({ type: `https://httpstatuses.io/${problem.status}`, ...problem, instance: req.originalUrl }));
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .send(JSON.stringify({ type: `https://httpstatuses.io/${problem.status}`, ...problem, instance: req.originalUrl }));
 }
 
 /** A request body that is not JSON is refused (415) rather than read as no body. */
 function jsonOnly(req: Request, res: Response, next: NextFunction): void {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (!hasBody || !['POST', 'PUT', 'PATCH'].includes(req.method) || req.is(['application/json', 'application/*+json'])) return next();
-  res.status(415).type('application/problem+json').send(JSON.stringify({
-    type: 'https://httpstatuses.io/415', title: 'Unsupported Media Type', status: 415,
-    detail: 'Send the body as application/json', errors: [{ field: 'Content-Type', message: 'must be application/json' }], instance: req.originalUrl,
-  }));
+  res
+    .status(415)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: 'https://httpstatuses.io/415',
+        title: 'Unsupported Media Type',
+        status: 415,
+        detail: 'Send the body as application/json',
+        errors: [{ field: 'Content-Type', message: 'must be application/json' }],
+        instance: req.originalUrl,
+      }),
+    );
 }

@@ -43,5 +43,4 @@ export function validationProblem(error: ZodError, root?: string, status = 400):
 
 export const notFound = (what: string) => new ProblemException(404, 'Not Found', `${what} was not found`);
 export const conflict = (detail: string, extra: Partial<ProblemBody> = {}) => new ProblemException(409, 'Conflict', detail, extra);
-export const unprocessable = (detail: string, errors?: FieldError[]) =>
-  new ProblemException(422, 'Unprocessable Content', detail, errors ? { errors } : {});
+export const unprocessable = (detail: string, errors?: FieldError[]) => new ProblemException(422, 'Unprocessable Content', detail, errors ? { errors } : {});

@@ -57,11 +57,21 @@ function rootLogger(options: LoggerOptions): winston.Logger {
 
 class WinstonLogger implements Logger {
   constructor(private readonly inner: winston.Logger) {}
-  debug(message: string, meta?: Record<string, unknown>): void { this.inner.debug(message, meta); }
-  info(message: string, meta?: Record<string, unknown>): void { this.inner.info(message, meta); }
-  warn(message: string, meta?: Record<string, unknown>): void { this.inner.warn(message, meta); }
-  error(message: string, meta?: Record<string, unknown>): void { this.inner.error(message, meta); }
-  child(meta: Record<string, unknown>): Logger { return new WinstonLogger(this.inner.child(meta)); }
+  debug(message: string, meta?: Record<string, unknown>): void {
+    this.inner.debug(message, meta);
+  }
+  info(message: string, meta?: Record<string, unknown>): void {
+    this.inner.info(message, meta);
+  }
+  warn(message: string, meta?: Record<string, unknown>): void {
+    this.inner.warn(message, meta);
+  }
+  error(message: string, meta?: Record<string, unknown>): void {
+    this.inner.error(message, meta);
+  }
+  child(meta: Record<string, unknown>): Logger {
+    return new WinstonLogger(this.inner.child(meta));
+  }
 }
 
 /** One winston root per process; each service logs through a child carrying `service`. */
@@ -81,7 +91,13 @@ export class NestLoggerAdapter implements LoggerService {
   error(message: unknown, stack?: string, context?: string): void {
     this.logger.error(String(message), { ...(stack ? { stack } : {}), ...(context ? { context } : {}) });
   }
-  warn(message: unknown, context?: string): void { this.logger.warn(String(message), context ? { context } : undefined); }
-  debug(message: unknown, context?: string): void { this.logger.debug(String(message), context ? { context } : undefined); }
-  verbose(message: unknown, context?: string): void { this.logger.debug(String(message), context ? { context } : undefined); }
+  warn(message: unknown, context?: string): void {
+    this.logger.warn(String(message), context ? { context } : undefined);
+  }
+  debug(message: unknown, context?: string): void {
+    this.logger.debug(String(message), context ? { context } : undefined);
+  }
+  verbose(message: unknown, context?: string): void {
+    this.logger.debug(String(message), context ? { context } : undefined);
+  }
 }

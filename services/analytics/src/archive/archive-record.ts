@@ -15,11 +15,13 @@ export function parseRecord(value: string): ParsedRecord {
     return { kind: 'poison', error: 'not valid JSON' };
   }
   const env = envelopeSchema.safeParse(json);
-  if (!env.success) return { kind: 'poison', error: `invalid envelope: ${env.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+  if (!env.success)
+    return { kind: 'poison', error: `invalid envelope: ${env.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
   const contract = contracts[env.data.type];
   if (contract) {
     const payload = contract.schema.safeParse(env.data.payload);
-    if (!payload.success) return { kind: 'poison', error: `invalid ${env.data.type} payload: ${payload.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    if (!payload.success)
+      return { kind: 'poison', error: `invalid ${env.data.type} payload: ${payload.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
   }
   return { kind: 'event', envelope: env.data as Envelope };
 }

@@ -38,7 +38,10 @@ export function verifyPartition(topic: string, partition: number, committed: num
     events += present.length;
     for (const o of [...present, ...r.skipped]) seen.set(o, (seen.get(o) ?? 0) + 1);
   }
-  const duplicates = [...seen.entries()].filter(([, n]) => n > 1).map(([o]) => o).sort((a, b) => a - b);
+  const duplicates = [...seen.entries()]
+    .filter(([, n]) => n > 1)
+    .map(([o]) => o)
+    .sort((a, b) => a - b);
   const gaps: Array<{ from: number; to: number }> = [];
   let gapStart: number | null = null;
   for (let o = low; o < committed; o++) {

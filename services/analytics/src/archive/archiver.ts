@@ -5,6 +5,7 @@ import type { Logger } from '@app/platform';
 import { parseRecord, type ParsedRecord } from './archive-record';
 import type { ArchiveStore } from './archive-store';
 import { blobName, blobPrefix, parseBlobName } from './blob-name';
+import { sleep } from '@app/platform';
 
 export interface ArchiverOptions {
   groupId: string;
@@ -88,7 +89,9 @@ export class Archiver {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     for (const state of this.partitions.values()) {
-      await this.serial(state, () => this.flush(state)).catch((error) => this.logger.warn('flush at stop failed; the offsets stay uncommitted', { error: String(error) }));
+      await this.serial(state, () => this.flush(state)).catch((error) =>
+        this.logger.warn('flush at stop failed; the offsets stay uncommitted', { error: String(error) }),
+      );
     }
     await this.handle?.stop();
   }
@@ -124,7 +127,12 @@ export class Archiver {
           if (done >= record.offset) {
             s.archivedThrough = done;
             s.skippedThrough = record.offset;
-            this.logger.info('skipping events an earlier run already archived', { topic: record.topic, partition: record.partition, from: record.offset, through: done });
+            this.logger.info('skipping events an earlier run already archived', {
+              topic: record.topic,
+              partition: record.partition,
+              from: record.offset,
+              through: done,
+            });
             continue;
           }
         }
@@ -143,16 +151,17 @@ export class Archiver {
     if (record.topic === this.options.retryTopic) {
       const retryAt = Number(record.headers['x-retry-at']) || 0;
       const wait = retryAt - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, this.options.retryDelayMs)));
+      if (wait > 0) await sleep(Math.min(wait, this.options.retryDelayMs));
     }
     const parsed = parseRecord(record.value);
     if (parsed.kind === 'event') {
       await this.project(parsed.envelope);
       return parsed;
     }
-    const origin = record.topic === this.options.retryTopic
-      ? { topic: record.headers['x-original-topic'], partition: record.headers['x-original-partition'], offset: record.headers['x-original-offset'] }
-      : { topic: record.topic, partition: String(record.partition), offset: String(record.offset) };
+    const origin =
+      record.topic === this.options.retryTopic
+        ? { topic: record.headers['x-original-topic'], partition: record.headers['x-original-partition'], offset: record.headers['x-original-offset'] }
+        : { topic: record.topic, partition: String(record.partition), offset: String(record.offset) };
     const headers: Record<string, string> = {
       'x-error': parsed.error.slice(0, 1000),
       'x-original-topic': String(origin.topic),
@@ -164,7 +173,9 @@ export class Archiver {
       await this.stream.produce(this.options.deadLetterTopic, [{ key: record.key, value: record.value, headers }]);
       this.logger.error('poison event dead-lettered', { ...headers });
     } else {
-      await this.stream.produce(this.options.retryTopic, [{ key: record.key, value: record.value, headers: { ...headers, 'x-retry-at': String(Date.now() + this.options.retryDelayMs) } }]);
+      await this.stream.produce(this.options.retryTopic, [
+        { key: record.key, value: record.value, headers: { ...headers, 'x-retry-at': String(Date.now() + this.options.retryDelayMs) } },
+      ]);
       this.logger.warn('poison event sent to the retry topic', { ...headers });
     }
     return parsed;
@@ -188,7 +199,9 @@ export class Archiver {
     const now = Date.now();
     for (const s of this.partitions.values()) {
       if (s.items.length > 0 && now - s.openedAt >= this.options.batchMaxMs) {
-        await this.serial(s, () => this.flush(s)).catch((error) => this.logger.warn('archive flush failed; will retry', { topic: s.topic, partition: s.partition, error: String(error) }));
+        await this.serial(s, () => this.flush(s)).catch((error) =>
+          this.logger.warn('archive flush failed; will retry', { topic: s.topic, partition: s.partition, error: String(error) }),
+        );
       }
     }
   }
@@ -209,7 +222,15 @@ export class Archiver {
       }
       minTs = Math.min(minTs, record.timestamp);
       maxTs = Math.max(maxTs, record.timestamp);
-      lines.push(JSON.stringify({ topic: record.topic, partition: record.partition, offset: record.offset, timestamp: new Date(record.timestamp).toISOString(), event: parsed.envelope }));
+      lines.push(
+        JSON.stringify({
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          timestamp: new Date(record.timestamp).toISOString(),
+          event: parsed.envelope,
+        }),
+      );
     }
     const name = blobName(s.topic, s.partition, first.offset, last.offset, first.timestamp);
     const body = gzipSync(Buffer.from(lines.length ? `${lines.join('\n')}\n` : ''));

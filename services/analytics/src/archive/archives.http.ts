@@ -11,7 +11,12 @@ import { ARCHIVE_ROOT, parseBlobName } from './blob-name';
 import { ARCHIVE_TOPICS } from './archive.topics';
 
 const listQuery = z.object({
-  prefix: z.string().max(300).regex(/^[A-Za-z0-9/._-]*$/, 'letters, digits and / . _ -').refine((p) => !p.includes('..'), 'no ..').default(''),
+  prefix: z
+    .string()
+    .max(300)
+    .regex(/^[A-Za-z0-9/._-]*$/, 'letters, digits and / . _ -')
+    .refine((p) => !p.includes('..'), 'no ..')
+    .default(''),
   from: z.string().datetime({ offset: true }).optional(),
   to: z.string().datetime({ offset: true }).optional(),
 });
@@ -52,7 +57,9 @@ export class ArchivesHttp {
           to: b.metadata.maxtimestamp || null,
         };
       })
-      .filter((b) => (!q.from || (b.to !== null && b.to >= new Date(q.from).toISOString())) && (!q.to || (b.from !== null && b.from <= new Date(q.to).toISOString())));
+      .filter(
+        (b) => (!q.from || (b.to !== null && b.to >= new Date(q.from).toISOString())) && (!q.to || (b.from !== null && b.from <= new Date(q.to).toISOString())),
+      );
     return { count: items.length, items };
   }
 
@@ -68,7 +75,13 @@ export class ArchivesHttp {
       const r = rangeFromBlob(b.name, b.metadata);
       if (!r) continue;
       const body = await this.store.read(b.name);
-      r.offsets = body ? gunzipSync(body).toString('utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { offset: number }).offset) : [];
+      r.offsets = body
+        ? gunzipSync(body)
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => (JSON.parse(l) as { offset: number }).offset)
+        : [];
       const k = `${r.topic}#${r.partition}`;
       ranges.set(k, [...(ranges.get(k) ?? []), r]);
     }

@@ -1,6 +1,4 @@
-import {
-  OrderCancelled, OrderConfirmed, OrderPlaced, type CancellationReason, type Envelope,
-} from '@app/contracts';
+import { OrderCancelled, OrderConfirmed, OrderPlaced, type CancellationReason, type Envelope } from '@app/contracts';
 
 /**
  * What Analytics knows of one order, folded from the order's events. Pure: no I/O, no clock,
@@ -59,15 +57,42 @@ function observe(message: Envelope): Observation | null {
   switch (message.type) {
     case OrderPlaced.type: {
       const p = message.payload as OrderPlaced;
-      return { orderId: p.orderId, status: 'PENDING', customerId: p.customerId, total: p.total, currency: p.currency, placedAt: message.occurredAt, completedAt: null, reason: null };
+      return {
+        orderId: p.orderId,
+        status: 'PENDING',
+        customerId: p.customerId,
+        total: p.total,
+        currency: p.currency,
+        placedAt: message.occurredAt,
+        completedAt: null,
+        reason: null,
+      };
     }
     case OrderConfirmed.type: {
       const p = message.payload as OrderConfirmed;
-      return { orderId: p.orderId, status: 'CONFIRMED', customerId: p.customerId, total: p.total, currency: p.currency, placedAt: p.placedAt, completedAt: message.occurredAt, reason: null };
+      return {
+        orderId: p.orderId,
+        status: 'CONFIRMED',
+        customerId: p.customerId,
+        total: p.total,
+        currency: p.currency,
+        placedAt: p.placedAt,
+        completedAt: message.occurredAt,
+        reason: null,
+      };
     }
     case OrderCancelled.type: {
       const p = message.payload as OrderCancelled;
-      return { orderId: p.orderId, status: 'CANCELLED', customerId: p.customerId, total: p.total, currency: p.currency, placedAt: p.placedAt, completedAt: message.occurredAt, reason: p.reason };
+      return {
+        orderId: p.orderId,
+        status: 'CANCELLED',
+        customerId: p.customerId,
+        total: p.total,
+        currency: p.currency,
+        placedAt: p.placedAt,
+        completedAt: message.occurredAt,
+        reason: p.reason,
+      };
     }
     default:
       return null;

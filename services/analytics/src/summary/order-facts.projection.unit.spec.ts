@@ -1,6 +1,12 @@
 import {
-  createEnvelope, OrderCancelled, OrderConfirmed, OrderPlaced, PaymentAuthorized, SagaStepFailed,
-  type CancellationReason, type Envelope,
+  createEnvelope,
+  OrderCancelled,
+  OrderConfirmed,
+  OrderPlaced,
+  PaymentAuthorized,
+  SagaStepFailed,
+  type CancellationReason,
+  type Envelope,
 } from '@app/contracts';
 import { project, type OrderFact } from './order-facts.projection';
 
@@ -19,11 +25,23 @@ const confirmed = event<OrderConfirmed>(OrderConfirmed.type, { ...order, placedA
 const cancelled = (reason: CancellationReason, at = cancelledAt) => event<OrderCancelled>(OrderCancelled.type, { ...order, reason, placedAt }, at);
 const paymentAuthorized = event<PaymentAuthorized>(
   PaymentAuthorized.type,
-  { orderId, paymentId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', customerId: 'alice', amount: 8900, currency: 'USD', items: [{ sku: 'KB-001', quantity: 1, unitPrice: 8900 }] },
+  {
+    orderId,
+    paymentId: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+    customerId: 'alice',
+    amount: 8900,
+    currency: 'USD',
+    items: [{ sku: 'KB-001', quantity: 1, unitPrice: 8900 }],
+  },
   '2025-11-22T10:00:00.500Z',
   'payment',
 );
-const stepFailed = event<SagaStepFailed>(SagaStepFailed.type, { orderId, service: 'inventory', failedMessageId: 'm-1', failedMessageType: 'PaymentAuthorized', error: 'boom', attempts: 3 }, cancelledAt, 'inventory');
+const stepFailed = event<SagaStepFailed>(
+  SagaStepFailed.type,
+  { orderId, service: 'inventory', failedMessageId: 'm-1', failedMessageType: 'PaymentAuthorized', error: 'boom', attempts: 3 },
+  cancelledAt,
+  'inventory',
+);
 
 const pending: OrderFact = { ...order, status: 'PENDING', cancellationReason: null, placedAt, completedAt: null };
 const confirmedFact: OrderFact = { ...pending, status: 'CONFIRMED', completedAt: confirmedAt };
@@ -44,20 +62,55 @@ const table: Row[] = [
   // in order
   { it: 'when an order is placed, it is PENDING with its customer, total and placing time', given: [], when: placed, then: pending },
   { it: 'when a placed order is confirmed, it is CONFIRMED, completed when the confirmation occurred', given: [placed], when: confirmed, then: confirmedFact },
-  { it: 'when a placed order is cancelled, it is CANCELLED with the reason, completed when the cancellation occurred', given: [placed], when: cancelled('OUT_OF_STOCK'), then: cancelledFact('OUT_OF_STOCK') },
-  { it: 'when a confirmed order is cancelled by the customer, it is CANCELLED, completed at the cancellation', given: [placed, confirmed], when: cancelled('CUSTOMER_REQUEST'), then: cancelledFact('CUSTOMER_REQUEST') },
+  {
+    it: 'when a placed order is cancelled, it is CANCELLED with the reason, completed when the cancellation occurred',
+    given: [placed],
+    when: cancelled('OUT_OF_STOCK'),
+    then: cancelledFact('OUT_OF_STOCK'),
+  },
+  {
+    it: 'when a confirmed order is cancelled by the customer, it is CANCELLED, completed at the cancellation',
+    given: [placed, confirmed],
+    when: cancelled('CUSTOMER_REQUEST'),
+    then: cancelledFact('CUSTOMER_REQUEST'),
+  },
 
   // out of order
-  { it: 'when the confirmation arrives before the placement, it is CONFIRMED with every field taken from the confirmation', given: [], when: confirmed, then: confirmedFact },
-  { it: 'when the cancellation arrives before the placement, it is CANCELLED with every field taken from the cancellation', given: [], when: cancelled('TIMEOUT'), then: cancelledFact('TIMEOUT') },
+  {
+    it: 'when the confirmation arrives before the placement, it is CONFIRMED with every field taken from the confirmation',
+    given: [],
+    when: confirmed,
+    then: confirmedFact,
+  },
+  {
+    it: 'when the cancellation arrives before the placement, it is CANCELLED with every field taken from the cancellation',
+    given: [],
+    when: cancelled('TIMEOUT'),
+    then: cancelledFact('TIMEOUT'),
+  },
   { it: 'when the placement arrives after the confirmation, it stays CONFIRMED', given: [confirmed], when: placed, then: confirmedFact },
-  { it: 'when the placement arrives after the cancellation, it stays CANCELLED with its reason', given: [cancelled('PAYMENT_DECLINED')], when: placed, then: cancelledFact('PAYMENT_DECLINED') },
-  { it: 'when an old confirmation arrives after the cancellation, it stays CANCELLED and keeps the cancellation time', given: [placed, cancelled('CUSTOMER_REQUEST')], when: confirmed, then: cancelledFact('CUSTOMER_REQUEST') },
+  {
+    it: 'when the placement arrives after the cancellation, it stays CANCELLED with its reason',
+    given: [cancelled('PAYMENT_DECLINED')],
+    when: placed,
+    then: cancelledFact('PAYMENT_DECLINED'),
+  },
+  {
+    it: 'when an old confirmation arrives after the cancellation, it stays CANCELLED and keeps the cancellation time',
+    given: [placed, cancelled('CUSTOMER_REQUEST')],
+    when: confirmed,
+    then: cancelledFact('CUSTOMER_REQUEST'),
+  },
 
   // duplicates
   { it: 'when the placement is delivered twice, the second changes nothing', given: [placed], when: placed, then: pending },
   { it: 'when the confirmation is delivered twice, it keeps the first completion', given: [placed, confirmed], when: confirmed, then: confirmedFact },
-  { it: 'when a second cancellation arrives later, it keeps the first reason and completion', given: [placed, cancelled('TIMEOUT')], when: cancelled('PROCESSING_FAILED', '2025-11-22T10:01:00.000Z'), then: cancelledFact('TIMEOUT') },
+  {
+    it: 'when a second cancellation arrives later, it keeps the first reason and completion',
+    given: [placed, cancelled('TIMEOUT')],
+    when: cancelled('PROCESSING_FAILED', '2025-11-22T10:01:00.000Z'),
+    then: cancelledFact('TIMEOUT'),
+  },
 
   // not order events
   { it: 'when a payment event arrives, there is nothing to project', given: [placed], when: paymentAuthorized, then: null },
@@ -97,7 +150,7 @@ describe('order facts projection', () => {
     expect(before).toEqual(pending);
   });
 
-  it('refuses to fold an event into another order\'s fact', () => {
+  it("refuses to fold an event into another order's fact", () => {
     expect(() => project({ ...pending, orderId: '11111111-2222-4333-8444-555555555555' }, confirmed)).toThrow(/given an event for/);
   });
 });

@@ -37,8 +37,7 @@ export interface InventoryState {
 }
 
 export type InventoryInput =
-  | { type: 'PaymentAuthorized'; orderId: string; items: readonly ReservedLine[] }
-  | { type: 'ReleaseStock'; orderId: string; reason: CancellationReason };
+  { type: 'PaymentAuthorized'; orderId: string; items: readonly ReservedLine[] } | { type: 'ReleaseStock'; orderId: string; reason: CancellationReason };
 
 export type InventoryOutput =
   | { type: 'StockReserved'; payload: StockReserved }

@@ -1,6 +1,14 @@
 import { StockReleased, StockReservationFailed, StockReserved } from '@app/contracts';
 import {
-  decide, mergeLines, skusToLock, type Decision, type InventoryInput, type InventoryOutput, type InventoryState, type Reservation, type StockLevel,
+  decide,
+  mergeLines,
+  skusToLock,
+  type Decision,
+  type InventoryInput,
+  type InventoryOutput,
+  type InventoryState,
+  type Reservation,
+  type StockLevel,
 } from './reservation.decide';
 
 const orderId = '0b7c1d52-3f7e-4a8e-9b1a-2f6c8d4e5a10';
@@ -8,11 +16,20 @@ const kb = (available: number, reserved = 0): StockLevel => ({ sku: 'KB-001', av
 const ms = (available: number, reserved = 0): StockLevel => ({ sku: 'MS-002', available, reserved });
 
 const paymentAuthorized = (...items: Array<[string, number]>): InventoryInput => ({
-  type: 'PaymentAuthorized', orderId, items: items.map(([sku, quantity]) => ({ sku, quantity })),
+  type: 'PaymentAuthorized',
+  orderId,
+  items: items.map(([sku, quantity]) => ({ sku, quantity })),
 });
 const releaseStock: InventoryInput = { type: 'ReleaseStock', orderId, reason: 'CUSTOMER_REQUEST' };
 
-const reserved: Reservation = { status: 'RESERVED', items: [{ sku: 'KB-001', quantity: 2 }, { sku: 'MS-002', quantity: 1 }], shortages: null };
+const reserved: Reservation = {
+  status: 'RESERVED',
+  items: [
+    { sku: 'KB-001', quantity: 2 },
+    { sku: 'MS-002', quantity: 1 },
+  ],
+  shortages: null,
+};
 const failed: Reservation = { status: 'FAILED', items: [{ sku: 'KB-001', quantity: 5 }], shortages: [{ sku: 'KB-001', requested: 5, available: 1 }] };
 const released: Reservation = { ...reserved, status: 'RELEASED' };
 const voided: Reservation = { status: 'VOIDED', items: [], shortages: null };
@@ -34,9 +51,27 @@ const cases: Case[] = [
     when: paymentAuthorized(['KB-001', 2], ['MS-002', 1]),
     then: {
       accepted: true,
-      reservation: { status: 'RESERVED', items: [{ sku: 'KB-001', quantity: 2 }, { sku: 'MS-002', quantity: 1 }], shortages: null },
+      reservation: {
+        status: 'RESERVED',
+        items: [
+          { sku: 'KB-001', quantity: 2 },
+          { sku: 'MS-002', quantity: 1 },
+        ],
+        shortages: null,
+      },
       stock: [kb(8, 2), ms(4, 2)],
-      send: [{ type: 'StockReserved', payload: { orderId, items: [{ sku: 'KB-001', quantity: 2 }, { sku: 'MS-002', quantity: 1 }] } }],
+      send: [
+        {
+          type: 'StockReserved',
+          payload: {
+            orderId,
+            items: [
+              { sku: 'KB-001', quantity: 2 },
+              { sku: 'MS-002', quantity: 1 },
+            ],
+          },
+        },
+      ],
     },
   },
   {
@@ -58,11 +93,16 @@ const cases: Case[] = [
       accepted: true,
       reservation: {
         status: 'FAILED',
-        items: [{ sku: 'KB-001', quantity: 2 }, { sku: 'MS-002', quantity: 4 }],
+        items: [
+          { sku: 'KB-001', quantity: 2 },
+          { sku: 'MS-002', quantity: 4 },
+        ],
         shortages: [{ sku: 'MS-002', requested: 4, available: 1 }],
       },
       stock: [],
-      send: [{ type: 'StockReservationFailed', payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages: [{ sku: 'MS-002', requested: 4, available: 1 }] } }],
+      send: [
+        { type: 'StockReservationFailed', payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages: [{ sku: 'MS-002', requested: 4, available: 1 }] } },
+      ],
     },
   },
   {
@@ -73,14 +113,29 @@ const cases: Case[] = [
       accepted: true,
       reservation: {
         status: 'FAILED',
-        items: [{ sku: 'KB-001', quantity: 2 }, { sku: 'MS-002', quantity: 1 }],
-        shortages: [{ sku: 'KB-001', requested: 2, available: 1 }, { sku: 'MS-002', requested: 1, available: 0 }],
+        items: [
+          { sku: 'KB-001', quantity: 2 },
+          { sku: 'MS-002', quantity: 1 },
+        ],
+        shortages: [
+          { sku: 'KB-001', requested: 2, available: 1 },
+          { sku: 'MS-002', requested: 1, available: 0 },
+        ],
       },
       stock: [],
-      send: [{
-        type: 'StockReservationFailed',
-        payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages: [{ sku: 'KB-001', requested: 2, available: 1 }, { sku: 'MS-002', requested: 1, available: 0 }] },
-      }],
+      send: [
+        {
+          type: 'StockReservationFailed',
+          payload: {
+            orderId,
+            reason: 'INSUFFICIENT_STOCK',
+            shortages: [
+              { sku: 'KB-001', requested: 2, available: 1 },
+              { sku: 'MS-002', requested: 1, available: 0 },
+            ],
+          },
+        },
+      ],
     },
   },
   {
@@ -91,11 +146,16 @@ const cases: Case[] = [
       accepted: true,
       reservation: {
         status: 'FAILED',
-        items: [{ sku: 'KB-001', quantity: 1 }, { sku: 'NOPE-9', quantity: 1 }],
+        items: [
+          { sku: 'KB-001', quantity: 1 },
+          { sku: 'NOPE-9', quantity: 1 },
+        ],
         shortages: [{ sku: 'NOPE-9', requested: 1, available: 0 }],
       },
       stock: [],
-      send: [{ type: 'StockReservationFailed', payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages: [{ sku: 'NOPE-9', requested: 1, available: 0 }] } }],
+      send: [
+        { type: 'StockReservationFailed', payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages: [{ sku: 'NOPE-9', requested: 1, available: 0 }] } },
+      ],
     },
   },
   {
@@ -106,7 +166,9 @@ const cases: Case[] = [
       accepted: true,
       reservation: { status: 'FAILED', items: [{ sku: 'KB-001', quantity: 6 }], shortages: [{ sku: 'KB-001', requested: 6, available: 5 }] },
       stock: [],
-      send: [{ type: 'StockReservationFailed', payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages: [{ sku: 'KB-001', requested: 6, available: 5 }] } }],
+      send: [
+        { type: 'StockReservationFailed', payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages: [{ sku: 'KB-001', requested: 6, available: 5 }] } },
+      ],
     },
   },
   {
@@ -115,9 +177,27 @@ const cases: Case[] = [
     when: paymentAuthorized(['KB-001', 2], ['MS-002', 1], ['KB-001', 3]),
     then: {
       accepted: true,
-      reservation: { status: 'RESERVED', items: [{ sku: 'KB-001', quantity: 5 }, { sku: 'MS-002', quantity: 1 }], shortages: null },
+      reservation: {
+        status: 'RESERVED',
+        items: [
+          { sku: 'KB-001', quantity: 5 },
+          { sku: 'MS-002', quantity: 1 },
+        ],
+        shortages: null,
+      },
       stock: [kb(5, 5), ms(9, 1)],
-      send: [{ type: 'StockReserved', payload: { orderId, items: [{ sku: 'KB-001', quantity: 5 }, { sku: 'MS-002', quantity: 1 }] } }],
+      send: [
+        {
+          type: 'StockReserved',
+          payload: {
+            orderId,
+            items: [
+              { sku: 'KB-001', quantity: 5 },
+              { sku: 'MS-002', quantity: 1 },
+            ],
+          },
+        },
+      ],
     },
   },
 
@@ -226,7 +306,9 @@ describe('inventory reservations over a sequence of messages', () => {
     const run = play([kb(10)], paymentAuthorized(['KB-001', 4]), releaseStock, releaseStock);
     expect(run.stock).toEqual([kb(10, 0)]);
     expect(run.decisions.map((d) => d.accepted && d.send.map((s) => s.type === 'StockReleased' && s.payload.items))).toEqual([
-      [false], [[{ sku: 'KB-001', quantity: 4 }]], [[]],
+      [false],
+      [[{ sku: 'KB-001', quantity: 4 }]],
+      [[]],
     ]);
   });
 
@@ -244,15 +326,21 @@ describe('inventory reservations over a sequence of messages', () => {
 
   it('when two orders want the last units, the first gets them and the second reserves nothing', () => {
     const other = '6a1f0d3e-8c4b-4f2a-9e7d-1b2c3d4e5f60';
-    const run = play(
-      [kb(3), ms(10)],
-      paymentAuthorized(['KB-001', 2]),
-      { type: 'PaymentAuthorized', orderId: other, items: [{ sku: 'MS-002', quantity: 1 }, { sku: 'KB-001', quantity: 2 }] },
-    );
+    const run = play([kb(3), ms(10)], paymentAuthorized(['KB-001', 2]), {
+      type: 'PaymentAuthorized',
+      orderId: other,
+      items: [
+        { sku: 'MS-002', quantity: 1 },
+        { sku: 'KB-001', quantity: 2 },
+      ],
+    });
     expect(run.reservation()?.status).toBe('RESERVED');
     expect(run.reservation(other)).toEqual({
       status: 'FAILED',
-      items: [{ sku: 'MS-002', quantity: 1 }, { sku: 'KB-001', quantity: 2 }],
+      items: [
+        { sku: 'MS-002', quantity: 1 },
+        { sku: 'KB-001', quantity: 2 },
+      ],
       shortages: [{ sku: 'KB-001', requested: 2, available: 1 }],
     });
     expect(run.stock).toEqual([kb(1, 2), ms(10)]);
@@ -279,8 +367,15 @@ describe('which stock rows a message locks', () => {
     for (const r of [failed, released, voided]) expect(skusToLock(r, releaseStock)).toEqual([]);
   });
   it('merging lines keeps the first position of each SKU and sums its quantities', () => {
-    expect(mergeLines([{ sku: 'B', quantity: 1 }, { sku: 'A', quantity: 2 }, { sku: 'B', quantity: 3 }])).toEqual([
-      { sku: 'B', quantity: 4 }, { sku: 'A', quantity: 2 },
+    expect(
+      mergeLines([
+        { sku: 'B', quantity: 1 },
+        { sku: 'A', quantity: 2 },
+        { sku: 'B', quantity: 3 },
+      ]),
+    ).toEqual([
+      { sku: 'B', quantity: 4 },
+      { sku: 'A', quantity: 2 },
     ]);
   });
 });

@@ -12,8 +12,17 @@ import { InventoryHandlers } from './reservation.handlers';
 
 const payment = (orderId: string, items: Array<[string, number]>): Envelope<PaymentAuthorized> =>
   createEnvelope({
-    type: PaymentAuthorized.type, key: orderId, source: 'payment',
-    payload: { orderId, paymentId: randomUUID(), customerId: 'alice', amount: 100, currency: 'USD', items: items.map(([sku, quantity]) => ({ sku, quantity, unitPrice: 1 })) },
+    type: PaymentAuthorized.type,
+    key: orderId,
+    source: 'payment',
+    payload: {
+      orderId,
+      paymentId: randomUUID(),
+      customerId: 'alice',
+      amount: 100,
+      currency: 'USD',
+      items: items.map(([sku, quantity]) => ({ sku, quantity, unitPrice: 1 })),
+    },
   });
 const release = (orderId: string): Envelope<ReleaseStock> =>
   createEnvelope({ type: ReleaseStock.type, key: orderId, source: 'order', payload: { orderId, reason: 'TIMEOUT' } });
@@ -51,18 +60,34 @@ describe('inventory handlers on PostgreSQL', () => {
   const stockOf = async (sku: string) => ds.getRepository(StockEntity).findOneByOrFail({ sku });
   const reservationOf = (orderId: string) => ds.getRepository(ReservationEntity).findOneBy({ orderId });
   const sent = async (orderId: string): Promise<Envelope<Record<string, unknown>>[]> =>
-    (await ds.query('SELECT envelope FROM outbox_messages WHERE msg_key = $1 ORDER BY id', [orderId])).map((r: { envelope: Envelope<Record<string, unknown>> }) => r.envelope);
+    (await ds.query('SELECT envelope FROM outbox_messages WHERE msg_key = $1 ORDER BY id', [orderId])).map(
+      (r: { envelope: Envelope<Record<string, unknown>> }) => r.envelope,
+    );
   const seed = (levels: Array<[string, number]>) => ds.getRepository(StockEntity).insert(levels.map(([sku, available]) => ({ sku, available, reserved: 0 })));
 
   it('reserves, answers through the outbox caused by the message, and ignores a redelivery', async () => {
-    await seed([['IT-A1', 10], ['IT-A2', 3]]);
+    await seed([
+      ['IT-A1', 10],
+      ['IT-A2', 3],
+    ]);
     const orderId = randomUUID();
-    const m = payment(orderId, [['IT-A1', 2], ['IT-A2', 3], ['IT-A1', 1]]);
+    const m = payment(orderId, [
+      ['IT-A1', 2],
+      ['IT-A2', 3],
+      ['IT-A1', 1],
+    ]);
     await deliver(m);
     await deliver(m);
     expect(await stockOf('IT-A1')).toMatchObject({ available: 7, reserved: 3 });
     expect(await stockOf('IT-A2')).toMatchObject({ available: 0, reserved: 3 });
-    expect(await reservationOf(orderId)).toMatchObject({ status: 'RESERVED', items: [{ sku: 'IT-A1', quantity: 3 }, { sku: 'IT-A2', quantity: 3 }], shortages: null });
+    expect(await reservationOf(orderId)).toMatchObject({
+      status: 'RESERVED',
+      items: [
+        { sku: 'IT-A1', quantity: 3 },
+        { sku: 'IT-A2', quantity: 3 },
+      ],
+      shortages: null,
+    });
     const out = await sent(orderId);
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ type: 'StockReserved', key: orderId, source: 'inventory', causationId: m.messageId, correlationId: m.correlationId });
@@ -83,21 +108,37 @@ describe('inventory handlers on PostgreSQL', () => {
   });
 
   it('reserves nothing when a line is short, and a later release moves nothing', async () => {
-    await seed([['IT-C1', 5], ['IT-C2', 1]]);
+    await seed([
+      ['IT-C1', 5],
+      ['IT-C2', 1],
+    ]);
     const orderId = randomUUID();
-    await deliver(payment(orderId, [['IT-C1', 2], ['IT-C2', 2], ['IT-GHOST', 1]]));
+    await deliver(
+      payment(orderId, [
+        ['IT-C1', 2],
+        ['IT-C2', 2],
+        ['IT-GHOST', 1],
+      ]),
+    );
     await deliver(release(orderId));
     expect(await stockOf('IT-C1')).toMatchObject({ available: 5, reserved: 0 });
     expect(await reservationOf(orderId)).toMatchObject({
       status: 'FAILED',
-      shortages: [{ sku: 'IT-C2', requested: 2, available: 1 }, { sku: 'IT-GHOST', requested: 1, available: 0 }],
+      shortages: [
+        { sku: 'IT-C2', requested: 2, available: 1 },
+        { sku: 'IT-GHOST', requested: 1, available: 0 },
+      ],
     });
     expect((await sent(orderId)).map((e) => e.type)).toEqual(['StockReservationFailed', 'StockReleased']);
   });
 
   it('never oversells when many orders race for scarce stock, and never deadlocks', async () => {
     const skus = ['IT-D1', 'IT-D2', 'IT-D3'];
-    const initial = new Map([['IT-D1', 25], ['IT-D2', 40], ['IT-D3', 15]]);
+    const initial = new Map([
+      ['IT-D1', 25],
+      ['IT-D2', 40],
+      ['IT-D3', 15],
+    ]);
     await seed([...initial]);
     // Lines in varying order: without one lock order, two orders would deadlock.
     const orders = Array.from({ length: 80 }, (_, i) => {
@@ -112,7 +153,11 @@ describe('inventory handlers on PostgreSQL', () => {
     expect(ours).toHaveLength(orders.length);
     for (const sku of skus) {
       const s = await stockOf(sku);
-      const held = ours.filter((r) => r.status === 'RESERVED').flatMap((r) => r.items).filter((l) => l.sku === sku).reduce((n, l) => n + l.quantity, 0);
+      const held = ours
+        .filter((r) => r.status === 'RESERVED')
+        .flatMap((r) => r.items)
+        .filter((l) => l.sku === sku)
+        .reduce((n, l) => n + l.quantity, 0);
       expect(s.available).toBeGreaterThanOrEqual(0);
       expect(s.reserved).toBe(held);
       expect(s.available + s.reserved).toBe(initial.get(sku));

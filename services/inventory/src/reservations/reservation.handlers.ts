@@ -25,7 +25,11 @@ export class InventoryHandlers implements MessageHandlers {
         contract: PaymentAuthorized,
         from: 'payment',
         handle: (m: Envelope<PaymentAuthorized>) =>
-          this.onMessage(m, { type: 'PaymentAuthorized', orderId: m.payload.orderId, items: m.payload.items.map((l) => ({ sku: l.sku, quantity: l.quantity })) }),
+          this.onMessage(m, {
+            type: 'PaymentAuthorized',
+            orderId: m.payload.orderId,
+            items: m.payload.items.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+          }),
       },
       {
         contract: ReleaseStock,

@@ -16,7 +16,15 @@ export function orderView(o: OrderEntity, timeline?: OrderTimelineEntity[]) {
     completedAt: o.completedAt?.toISOString() ?? null,
     deadlineAt: o.deadlineAt.toISOString(),
     ...(timeline
-      ? { timeline: timeline.map((t) => ({ type: t.type, source: t.source, at: t.occurredAt.toISOString(), messageId: t.messageId, ...(t.note ? { note: t.note } : {}) })) }
+      ? {
+          timeline: timeline.map((t) => ({
+            type: t.type,
+            source: t.source,
+            at: t.occurredAt.toISOString(),
+            messageId: t.messageId,
+            ...(t.note ? { note: t.note } : {}),
+          })),
+        }
       : {}),
   };
 }

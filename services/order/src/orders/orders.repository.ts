@@ -28,7 +28,12 @@ export function lockOrder(manager: EntityManager, id: string): Promise<OrderEnti
   return manager.getRepository(OrderEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
 }
 
-export async function appendTimeline(manager: EntityManager, orderId: string, message: Pick<Envelope, 'type' | 'source' | 'messageId' | 'occurredAt'>, note?: string): Promise<void> {
+export async function appendTimeline(
+  manager: EntityManager,
+  orderId: string,
+  message: Pick<Envelope, 'type' | 'source' | 'messageId' | 'occurredAt'>,
+  note?: string,
+): Promise<void> {
   await manager.getRepository(OrderTimelineEntity).insert({
     orderId,
     type: message.type,

@@ -26,7 +26,8 @@ export class ProductsHttp {
   async put(@Param('sku') sku: string, @Body() body: unknown) {
     const key = parseRequest(skuParam, sku, 'sku');
     const b = parseRequest(productBody, body ?? null);
-    const upsert = (m: EntityManager) => m.getRepository(ProductEntity).upsert({ sku: key, name: b.name, unitPrice: toMinor(b.unitPrice), updatedAt: new Date() }, ['sku']);
+    const upsert = (m: EntityManager) =>
+      m.getRepository(ProductEntity).upsert({ sku: key, name: b.name, unitPrice: toMinor(b.unitPrice), updatedAt: new Date() }, ['sku']);
     // PostgreSQL's ON CONFLICT is atomic; on SQL Server the upsert is a MERGE, atomic against a
     // concurrent PUT of the same new SKU only under SERIALIZABLE (what MERGE's HOLDLOCK does).
     if (dialectOf(this.dataSource) === 'mssql') await this.dataSource.transaction('SERIALIZABLE', upsert);

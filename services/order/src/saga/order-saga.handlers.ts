@@ -1,7 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  createEnvelope, OrderCancelled, OrderConfirmed, PaymentAuthorized, PaymentDeclined, PaymentRefunded, RefundPayment, ReleaseStock,
-  SagaStepFailed, StockReleased, StockReservationFailed, StockReserved, type Envelope, type MessageContract,
+  createEnvelope,
+  OrderCancelled,
+  OrderConfirmed,
+  PaymentAuthorized,
+  PaymentDeclined,
+  PaymentRefunded,
+  RefundPayment,
+  ReleaseStock,
+  SagaStepFailed,
+  StockReleased,
+  StockReservationFailed,
+  StockReserved,
+  type Envelope,
+  type MessageContract,
 } from '@app/contracts';
 import { LOGGER, UnitOfWork, type HandlerRegistration, type MessageHandlers, type Tx } from '@app/messaging';
 import { CLOCK, type Clock, type Logger } from '@app/platform';
@@ -51,12 +63,7 @@ export class OrderSagaHandlers implements MessageHandlers {
    * Applies one saga input to an order inside `tx`. Returns the order after the decision and
    * whether the saga accepted the input (a rejected one is recorded in the timeline and logged).
    */
-  async apply(
-    tx: Tx,
-    orderId: string,
-    input: SagaInput,
-    cause: Envelope,
-  ): Promise<{ order: OrderEntity | null; accepted: boolean; why?: string }> {
+  async apply(tx: Tx, orderId: string, input: SagaInput, cause: Envelope): Promise<{ order: OrderEntity | null; accepted: boolean; why?: string }> {
     const order = await lockOrder(tx.manager, orderId);
     if (!order) {
       this.logger.warn('message for an unknown order', { orderId, type: cause.type });
@@ -84,11 +91,24 @@ export class OrderSagaHandlers implements MessageHandlers {
     const base = { key: order.id, source: SERVICE, causedBy: cause, occurredAt: this.clock.now() };
     switch (out.type) {
       case 'OrderConfirmed': {
-        const payload: OrderConfirmed = { orderId: order.id, customerId: order.customerId, total: order.total, currency: order.currency, placedAt: order.createdAt.toISOString() };
+        const payload: OrderConfirmed = {
+          orderId: order.id,
+          customerId: order.customerId,
+          total: order.total,
+          currency: order.currency,
+          placedAt: order.createdAt.toISOString(),
+        };
         return createEnvelope({ ...base, type: OrderConfirmed.type, payload });
       }
       case 'OrderCancelled': {
-        const payload: OrderCancelled = { orderId: order.id, customerId: order.customerId, reason: out.reason, total: order.total, currency: order.currency, placedAt: order.createdAt.toISOString() };
+        const payload: OrderCancelled = {
+          orderId: order.id,
+          customerId: order.customerId,
+          reason: out.reason,
+          total: order.total,
+          currency: order.currency,
+          placedAt: order.createdAt.toISOString(),
+        };
         return createEnvelope({ ...base, type: OrderCancelled.type, payload });
       }
       case 'RefundPayment': {

@@ -40,9 +40,7 @@ export type SagaOutput =
   | { type: 'RefundPayment'; reason: CancellationReason }
   | { type: 'ReleaseStock'; reason: CancellationReason };
 
-export type Decision =
-  | { accepted: true; state: SagaState; send: SagaOutput[] }
-  | { accepted: false; why: string };
+export type Decision = { accepted: true; state: SagaState; send: SagaOutput[] } | { accepted: false; why: string };
 
 export const initialState: SagaState = {
   status: 'PENDING',

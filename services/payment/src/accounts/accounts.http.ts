@@ -40,7 +40,12 @@ export class AccountsHttp {
     // An omitted flag keeps the account's current one (false for a new account).
     const upsert = (m: EntityManager) =>
       m.getRepository(AccountEntity).upsert(
-        { customerId: id, balance: toMinor(b.balance), updatedAt: new Date(), ...(b.simulateGatewayError !== undefined ? { simulateGatewayError: b.simulateGatewayError } : {}) },
+        {
+          customerId: id,
+          balance: toMinor(b.balance),
+          updatedAt: new Date(),
+          ...(b.simulateGatewayError !== undefined ? { simulateGatewayError: b.simulateGatewayError } : {}),
+        },
         ['customerId'],
       );
     // PostgreSQL's ON CONFLICT is atomic; on SQL Server the upsert is a MERGE, atomic against a

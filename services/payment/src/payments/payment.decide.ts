@@ -1,5 +1,10 @@
 import {
-  CURRENCY, type DeclineReason, type OrderPlaced, type PaymentAuthorized, type PaymentDeclined, type PaymentRefunded,
+  CURRENCY,
+  type DeclineReason,
+  type OrderPlaced,
+  type PaymentAuthorized,
+  type PaymentDeclined,
+  type PaymentRefunded,
   type RefundPayment,
 } from '@app/contracts';
 
@@ -40,9 +45,7 @@ export interface PaymentSituation {
   account: Account | null;
 }
 
-export type PaymentInput =
-  | { type: 'OrderPlaced'; payload: OrderPlaced }
-  | { type: 'RefundPayment'; payload: RefundPayment };
+export type PaymentInput = { type: 'OrderPlaced'; payload: OrderPlaced } | { type: 'RefundPayment'; payload: RefundPayment };
 
 export type PaymentOutput =
   | { type: 'PaymentAuthorized'; payload: PaymentAuthorized }
@@ -79,8 +82,7 @@ export interface DecideOptions {
 
 const accept = (changes: PaymentChanges, send: PaymentOutput[], charge?: number): PaymentDecision =>
   charge === undefined ? { accepted: true, changes, send } : { accepted: true, changes, send, charge };
-const reject = (why: string, unprocessable = false): PaymentDecision =>
-  unprocessable ? { accepted: false, why, unprocessable } : { accepted: false, why };
+const reject = (why: string, unprocessable = false): PaymentDecision => (unprocessable ? { accepted: false, why, unprocessable } : { accepted: false, why });
 
 export function decide(s: PaymentSituation, input: PaymentInput, options: DecideOptions): PaymentDecision {
   switch (input.type) {
@@ -96,10 +98,9 @@ function onOrderPlaced({ payment, account }: PaymentSituation, order: OrderPlace
     if (payment.status !== 'VOIDED') return reject(`payment for the order is already ${payment.status}`);
     if (payment.declineReason === 'ORDER_CANCELLED') return reject('the order was cancelled and its late OrderPlaced already declined');
     // The order was cancelled before we saw it: take nothing, keep the tombstone, say so.
-    return accept(
-      { payment: { ...payment, customerId: order.customerId, amount: order.total, currency: order.currency, declineReason: 'ORDER_CANCELLED' } },
-      [declined(order, 'ORDER_CANCELLED')],
-    );
+    return accept({ payment: { ...payment, customerId: order.customerId, amount: order.total, currency: order.currency, declineReason: 'ORDER_CANCELLED' } }, [
+      declined(order, 'ORDER_CANCELLED'),
+    ]);
   }
   if (order.currency !== CURRENCY) return reject(`accounts are kept in ${CURRENCY}; cannot charge ${order.currency}`, true);
 
@@ -161,10 +162,7 @@ function onRefundPayment({ payment, account }: PaymentSituation, refund: RefundP
   // An authorized payment's account should still exist; if it does not, the money re-opens
   // it rather than vanish.
   const credited: Account = account ? { ...account, balance: account.balance + payment.amount } : { customerId, balance: payment.amount };
-  return accept(
-    { payment: { ...payment, status: 'REFUNDED', refundedAmount: payment.amount }, account: credited },
-    [refunded(customerId, payment.amount)],
-  );
+  return accept({ payment: { ...payment, status: 'REFUNDED', refundedAmount: payment.amount }, account: credited }, [refunded(customerId, payment.amount)]);
 }
 
 function declined(order: OrderPlaced, reason: DeclineReason): PaymentOutput {

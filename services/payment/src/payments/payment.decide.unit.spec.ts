@@ -1,7 +1,5 @@
 import type { OrderPlaced, RefundPayment } from '@app/contracts';
-import {
-  decide, type Account, type Payment, type PaymentChanges, type PaymentDecision, type PaymentInput, type PaymentSituation,
-} from './payment.decide';
+import { decide, type Account, type Payment, type PaymentChanges, type PaymentDecision, type PaymentInput, type PaymentSituation } from './payment.decide';
 
 const orderId = '8f0c2a0e-6c1b-4a4e-9d5e-2f8e7a1b3c4d';
 const paymentId = '1d2e3f40-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
@@ -20,7 +18,15 @@ const refundPayment = (reason: RefundPayment['reason'] = 'OUT_OF_STOCK'): Paymen
 
 const account = (balance: number): Account => ({ customerId: 'alice', balance });
 const payment = (over: Partial<Payment>): Payment => ({
-  id: paymentId, orderId, customerId: 'alice', amount: total, currency: 'USD', status: 'AUTHORIZED', declineReason: null, refundedAmount: 0, ...over,
+  id: paymentId,
+  orderId,
+  customerId: 'alice',
+  amount: total,
+  currency: 'USD',
+  status: 'AUTHORIZED',
+  declineReason: null,
+  refundedAmount: 0,
+  ...over,
 });
 const tombstone = (over: Partial<Payment> = {}): Payment => payment({ customerId: null, amount: 0, currency: null, status: 'VOIDED', ...over });
 const given = (p: Payment | null, a: Account | null): PaymentSituation => ({ payment: p, account: a });
@@ -41,7 +47,16 @@ const cases: Case[] = [
     then: {
       accepted: true,
       changes: {
-        payment: { id: newPaymentId, orderId, customerId: 'alice', amount: total, currency: 'USD', status: 'AUTHORIZED', declineReason: null, refundedAmount: 0 },
+        payment: {
+          id: newPaymentId,
+          orderId,
+          customerId: 'alice',
+          amount: total,
+          currency: 'USD',
+          status: 'AUTHORIZED',
+          declineReason: null,
+          refundedAmount: 0,
+        },
         account: account(100_000 - total),
       },
       charge: total,
@@ -136,7 +151,9 @@ const cases: Case[] = [
     when: refundPayment('TIMEOUT'),
     then: {
       accepted: true,
-      changes: { payment: { id: newPaymentId, orderId, customerId: null, amount: 0, currency: null, status: 'VOIDED', declineReason: null, refundedAmount: 0 } },
+      changes: {
+        payment: { id: newPaymentId, orderId, customerId: null, amount: 0, currency: null, status: 'VOIDED', declineReason: null, refundedAmount: 0 },
+      },
       send: [{ type: 'PaymentRefunded', payload: { orderId, customerId: null, amount: 0, reason: 'TIMEOUT' } }],
     },
   },
@@ -144,13 +161,21 @@ const cases: Case[] = [
     name: 'when the payment was already refunded (a repeated refund), it answers with amount 0 and moves nothing',
     given: given(payment({ status: 'REFUNDED', refundedAmount: total }), account(100_000)),
     when: refundPayment('CUSTOMER_REQUEST'),
-    then: { accepted: true, changes: {}, send: [{ type: 'PaymentRefunded', payload: { orderId, customerId: 'alice', amount: 0, reason: 'CUSTOMER_REQUEST' } }] },
+    then: {
+      accepted: true,
+      changes: {},
+      send: [{ type: 'PaymentRefunded', payload: { orderId, customerId: 'alice', amount: 0, reason: 'CUSTOMER_REQUEST' } }],
+    },
   },
   {
     name: 'when the payment was declined, it answers with amount 0 and moves nothing',
     given: given(payment({ status: 'DECLINED', declineReason: 'INSUFFICIENT_FUNDS' }), account(100)),
     when: refundPayment('PROCESSING_FAILED'),
-    then: { accepted: true, changes: {}, send: [{ type: 'PaymentRefunded', payload: { orderId, customerId: 'alice', amount: 0, reason: 'PROCESSING_FAILED' } }] },
+    then: {
+      accepted: true,
+      changes: {},
+      send: [{ type: 'PaymentRefunded', payload: { orderId, customerId: 'alice', amount: 0, reason: 'PROCESSING_FAILED' } }],
+    },
   },
   {
     name: 'when the order is already voided (a second refund before the order), it answers with amount 0 and keeps the one tombstone',
@@ -159,7 +184,7 @@ const cases: Case[] = [
     then: { accepted: true, changes: {}, send: [{ type: 'PaymentRefunded', payload: { orderId, customerId: null, amount: 0, reason: 'TIMEOUT' } }] },
   },
   {
-    name: 'when the authorized payment\'s account no longer exists, the refund re-opens it with the amount rather than lose the money',
+    name: "when the authorized payment's account no longer exists, the refund re-opens it with the amount rather than lose the money",
     given: given(payment({}), null),
     when: refundPayment('CUSTOMER_REQUEST'),
     then: {

@@ -47,11 +47,7 @@ export class PaymentHandlers implements MessageHandlers {
     const customerId = input.type === 'OrderPlaced' ? input.payload.customerId : payment?.customerId;
     const account = customerId ? await lockAccount(tx.manager, customerId) : null;
 
-    const decision = decide(
-      { payment: payment && paymentOf(payment), account: account && accountOf(account) },
-      input,
-      { newPaymentId: randomUUID() },
-    );
+    const decision = decide({ payment: payment && paymentOf(payment), account: account && accountOf(account) }, input, { newPaymentId: randomUUID() });
     if (!decision.accepted) {
       if (decision.unprocessable) throw new NonRetryableError(`${message.type} for order ${orderId} cannot be processed: ${decision.why}`);
       this.logger.info('payment did not accept the message', { orderId, type: message.type, status: payment?.status, why: decision.why });

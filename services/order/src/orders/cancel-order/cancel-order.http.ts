@@ -24,7 +24,10 @@ export class CancelOrderHttp {
     const orderId = parseRequest(orderIdParam, id, 'id');
     const result = await this.uow.run(async (tx) => {
       const request = createEnvelope({
-        type: 'CancelRequested', key: orderId, source: SERVICE, payload: { orderId },
+        type: 'CancelRequested',
+        key: orderId,
+        source: SERVICE,
+        payload: { orderId },
         ...(requestCorrelationId(req) ? { correlationId: requestCorrelationId(req) } : {}),
       });
       return this.saga.apply(tx, orderId, { type: 'CancelRequested' }, request);

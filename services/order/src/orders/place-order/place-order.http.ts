@@ -20,7 +20,12 @@ export class PlaceOrderHttp {
 
   @Post()
   @HttpCode(202)
-  async place(@Body() body: unknown, @Headers('idempotency-key') idempotencyKey: string | undefined, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async place(
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
       throw new ProblemException(400, 'Request validation failed', 'Idempotency-Key must be 1-200 visible ASCII characters', {
         errors: [{ field: 'Idempotency-Key', message: '1-200 visible ASCII characters' }],

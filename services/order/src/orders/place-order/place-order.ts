@@ -17,13 +17,20 @@ import { skuPattern } from '@app/contracts';
 export function placeOrderSchema(maxItems: number) {
   return z
     .object({
-      customerId: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only'),
+      customerId: z
+        .string()
+        .trim()
+        .min(1)
+        .max(64)
+        .regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only'),
       items: z
         .array(
-          z.object({
-            sku: z.string().regex(skuPattern, 'a SKU of letters, digits and . _ - (at most 64)'),
-            quantity: z.number().int('must be an integer').positive('must be at least 1').max(10_000),
-          }).strict(),
+          z
+            .object({
+              sku: z.string().regex(skuPattern, 'a SKU of letters, digits and . _ - (at most 64)'),
+              quantity: z.number().int('must be an integer').positive('must be at least 1').max(10_000),
+            })
+            .strict(),
         )
         .min(1, 'at least one item')
         .max(maxItems, `at most ${maxItems} items`),

@@ -1,8 +1,8 @@
 import { routingKeyFor, sagaTopology } from '@app/contracts';
 import type { MessageHandlers } from '@app/messaging';
-import { InventoryHandlers } from '../../inventory/src/reservations/reservation.handlers';
-import { OrderSagaHandlers } from '../../order/src/saga/order-saga.handlers';
-import { PaymentHandlers } from '../../payment/src/payments/payment.handlers';
+import { InventoryHandlers } from '../services/inventory/src/reservations/reservation.handlers';
+import { OrderSagaHandlers } from '../services/order/src/saga/order-saga.handlers';
+import { PaymentHandlers } from '../services/payment/src/payments/payment.handlers';
 
 /** Every service declares `sagaTopology` at connect; it must bind exactly what each handles. */
 describe('saga topology', () => {
