@@ -30,19 +30,35 @@ const request = {
   purge: ['DELETE', path],
 }[command];
 
-const res = await fetch(base + request[1], { method: request[0], headers: { authorization: `Bearer ${token}` } }).catch((e) =>
-  die(`cannot reach ${service} at ${base}: ${e.message}`),
-);
-const body = await res.json().catch(() => ({}));
-if (!res.ok) die(`${res.status} ${body.title ?? ''}: ${body.detail ?? JSON.stringify(body)}`);
+async function call(method, url) {
+  const res = await fetch(base + url, { method, headers: { authorization: `Bearer ${token}` } }).catch((e) =>
+    die(`cannot reach ${service} at ${base}: ${e.message}`),
+  );
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) die(`${res.status} ${body.title ?? ''}: ${body.detail ?? JSON.stringify(body)}`);
+  return body;
+}
 
 if (command === 'list') {
-  console.log(`${body.queue}: ${body.count} dead-lettered message(s)`);
-  for (const d of body.items) {
-    const m = d.message ?? {};
-    console.log(`${d.id}  ${d.deadLetteredAt}  ${m.type ?? '?'}  key=${m.key ?? '?'}  attempts=${d.failure.attempts}  ${d.failure.error}`);
-  }
-} else if (command === 'show') {
+  // The list is paged: follow the cursors to the end.
+  let cursor = null;
+  let count = 0;
+  let queue;
+  do {
+    const body = await call('GET', `${path}?limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+    queue = body.queue;
+    count += body.count;
+    for (const d of body.items) {
+      const m = d.message ?? {};
+      console.log(`${d.id}  ${d.deadLetteredAt}  ${m.type ?? '?'}  key=${m.key ?? '?'}  attempts=${d.failure.attempts}  ${d.failure.error}`);
+    }
+    cursor = body.nextCursor;
+  } while (cursor);
+  console.log(`${queue}: ${count} dead-lettered message(s)`);
+  process.exit(0);
+}
+const body = await call(request[0], request[1]);
+if (command === 'show') {
   console.log(JSON.stringify(body, null, 2));
 } else {
   console.log(JSON.stringify(body));

@@ -38,7 +38,7 @@ describe('analytics archive', () => {
     );
 
     const verify = await until(
-      () => api.get('analytics', '/api/analytics/archives/verify').then((r) => r.body),
+      () => api.verifyArchive(),
       (v) => v?.ok === true && v.partitions.every((p: { committed: number; low: number }) => p.committed >= 0) && v.events >= published.size,
       20_000,
       'the archive to cover the run',
@@ -89,7 +89,7 @@ describe('analytics archive', () => {
   it('rejects bad archive requests with problem details', async () => {
     expect((await api.get('analytics', '/api/analytics/archives?from=yesterday')).status).toBe(400);
     expect((await api.get('analytics', '/api/analytics/archives?prefix=../../etc')).status).toBe(400);
-    expect((await api.get('analytics', '/api/analytics/archives/events/2026/01/01/00/nope-p0-000000000000-000000000001.ndjson.gz')).status).toBe(404);
+    expect((await api.get('analytics', '/api/analytics/archives/events/2026/01/01/00/order-events-p0-999999999990-999999999991.ndjson.gz')).status).toBe(404);
     expect((await api.get('analytics', '/api/analytics/archives/not-a-blob')).status).toBe(400);
   });
 });

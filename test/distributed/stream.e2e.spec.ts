@@ -51,7 +51,7 @@ async function readArchive(sys: DistributedSystem): Promise<ArchiveRead> {
 
 const verifyOk = (api: Api, minEvents: number, timeoutMs = 60_000) =>
   until(
-    () => api.get('analytics', '/api/analytics/archives/verify').then((r) => r.body),
+    () => api.verifyArchive(),
     (v) => v?.ok === true && v.events >= minEvents,
     timeoutMs,
     'archive verify ok',
@@ -90,7 +90,7 @@ describe('event stream and archive (distributed: Kafka + Azurite)', () => {
         'every OrderPlaced archived',
       );
       const { verify, after } = await until(
-        async () => ({ verify: (await api.get('analytics', '/api/analytics/archives/verify')).body, after: await readArchive(sys) }),
+        async () => ({ verify: await api.verifyArchive(), after: await readArchive(sys) }),
         ({ verify: v, after: a }) => v?.ok === true && v.events === a.lines,
         30_000,
         'verify to agree with the blobs',

@@ -32,6 +32,7 @@ import { DemoStockSeed } from '../../services/inventory/src/stock/demo-stock.see
 import { StockEntity } from '../../services/inventory/src/stock/stock.entity';
 import { lockStock, saveStockLevels, setAvailable, setAvailableSql } from '../../services/inventory/src/stock/stock.repository';
 import { OrderTables1763769600001 } from '../../services/order/src/migrations/1763769600001-order-tables';
+import { OrderListIndexes1764547200001 } from '../../services/order/src/migrations/1764547200001-order-list-indexes';
 import { OrderEntity, OrderTimelineEntity } from '../../services/order/src/orders/order.entity';
 import { appendTimeline, lockOrder } from '../../services/order/src/orders/orders.repository';
 import { ProductEntity } from '../../services/order/src/products/product.entity';
@@ -64,6 +65,7 @@ const entities = [
 ];
 const migrations: Array<new () => MigrationInterface> = [
   OrderTables1763769600001,
+  OrderListIndexes1764547200001,
   PaymentTables1763769600002,
   InventoryTables1763769600003,
   AnalyticsTables1763769600004,
@@ -448,7 +450,7 @@ describe('SQL Server: the hand-written statements, both spellings', () => {
       name: 'stock: set available (upsert returning the row)',
       build: (d) => setAvailableSql(d, 'KB-001', 7),
       postgres: `INSERT INTO stock (sku, available, reserved, updated_at) VALUES ($1, $2, 0, now())
-     ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now()
+     ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now() WHERE stock.reserved::bigint + EXCLUDED.available <= 2147483647
      RETURNING sku, available, reserved`,
     },
     {

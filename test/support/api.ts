@@ -94,6 +94,24 @@ export class Api {
     );
   }
 
+  /**
+   * Runs an archive verification (an admin starts it, it runs in the background) and answers
+   * its report once it is done; null while one is already running.
+   */
+  async verifyArchive(timeoutMs = 20_000): Promise<any> {
+    const started = await this.admin('analytics', 'POST', '/api/analytics/archives/verifications', {});
+    if (started.status === 409) return null;
+    if (started.status !== 202) throw new Error(`verification not started: ${started.status} ${JSON.stringify(started.body)}`);
+    const job = await until(
+      () => this.get('analytics', started.headers.get('location')!).then((r) => r.body),
+      (b) => b?.status !== 'running',
+      timeoutMs,
+      'the archive verification',
+    );
+    if (job.status !== 'done') throw new Error(`verification ${job.status}: ${job.error}`);
+    return job.report;
+  }
+
   balance(customerId: string): Promise<number> {
     return this.get('payment', `/api/accounts/${customerId}`).then((r) => r.body.balance);
   }

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { Pool } from 'pg';
+import { pglitePoolDriver } from '@app/persistence';
 import { startEmbedded } from '../../services/embedded/src/embedded';
-import { launchDistributed, type DistributedSystem } from './distributed';
+import { launchDistributed, type DistributedSystem as LaunchedSystem } from './distributed';
+import { Fingerprint, type Query } from './fingerprint';
 
-export type { DistributedSystem, ServiceName } from './distributed';
+export type { ServiceName } from './distributed';
+
+/** The distributed system of the e2e suite: the launcher's handle plus the fingerprint. */
+export type DistributedSystem = LaunchedSystem & { fingerprint: Fingerprint };
 
 export interface SystemUnderTest {
   urls: { order: string; payment: string; inventory: string; analytics: string };
@@ -10,6 +16,8 @@ export interface SystemUnderTest {
   /** Where the analytics archive is (Azurite), for reading the blobs directly. */
   blobConnectionString: string;
   archiveContainer: string;
+  /** Row counts of every service's tables, read through each service's own database. */
+  fingerprint: Fingerprint;
   stop(): Promise<void>;
 }
 
@@ -46,11 +54,20 @@ export async function startSystem(env: NodeJS.ProcessEnv = {}): Promise<SystemUn
     ...testDefaults,
     ...env,
   });
+  // Through the services' own pool over the one PGlite session, so a read waits for their
+  // transactions instead of running inside one.
+  const query = (schema: string): Query => {
+    const { Pool: PglitePool } = pglitePoolDriver({ pglite: system.pglite, schema });
+    const pool = new PglitePool({}) as { query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }> };
+    return async (sql) => (await pool.query(sql)).rows;
+  };
+  const services = ['order', 'payment', 'inventory', 'analytics'];
   return {
     urls: system.urls,
     adminToken: system.adminToken,
     blobConnectionString: system.blobConnectionString,
     archiveContainer: 'analytics-archive',
+    fingerprint: new Fingerprint(Object.fromEntries(services.map((s) => [s, { query: query(s), schema: s }]))),
     stop: () => system.stop(),
   };
 }
@@ -60,6 +77,20 @@ export async function startSystem(env: NodeJS.ProcessEnv = {}): Promise<SystemUn
  * PostgreSQL database of its own and all under a broker namespace of their own, both removed
  * again by `stop()`. Needs PostgreSQL (TEST_DATABASE_URL) and RabbitMQ (RABBITMQ_URL).
  */
-export function startDistributedSystem(env: NodeJS.ProcessEnv = {}): Promise<DistributedSystem> {
-  return launchDistributed({ ...testDefaults, ...env });
+export async function startDistributedSystem(env: NodeJS.ProcessEnv = {}): Promise<DistributedSystem> {
+  const system = await launchDistributed({ ...testDefaults, ...env });
+  const pools = Object.values(system.databaseUrls).length
+    ? Object.entries(system.databaseUrls).map(([s, url]) => [s, new Pool({ connectionString: url, max: 1 })] as const)
+    : [];
+  const fingerprint = new Fingerprint(
+    Object.fromEntries(pools.map(([s, pool]) => [s, { query: async (sql: string) => (await pool.query(sql)).rows, schema: 'public' }])),
+  );
+  return {
+    ...system,
+    fingerprint,
+    stop: async () => {
+      await Promise.all(pools.map(([, pool]) => pool.end()));
+      await system.stop();
+    },
+  };
 }

@@ -5,6 +5,15 @@ export const CURRENCY = 'USD';
 
 export const minorUnits = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
+/**
+ * The largest amount anything in the saga carries, in minor units: what an account can hold at
+ * most (1,000,000,000.00 in major units, the bound of every amount accepted over HTTP). An
+ * order above it is refused at the door, so no accepted order can fail a contract later, and
+ * a balance plus a refund stays far below Number.MAX_SAFE_INTEGER.
+ */
+export const MAX_AMOUNT_MINOR = 100_000_000_000;
+export const amountMinor = minorUnits.max(MAX_AMOUNT_MINOR);
+
 export function toMinor(major: number): number {
   return Math.round(major * 100);
 }
@@ -18,5 +27,5 @@ export const majorAmount = z
   .number()
   .finite()
   .nonnegative()
-  .max(1_000_000_000)
+  .max(MAX_AMOUNT_MINOR / 100)
   .refine((v) => Math.abs(v * 100 - Math.round(v * 100)) < 1e-6, { message: 'at most two decimal places' });

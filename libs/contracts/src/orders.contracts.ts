@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { minorUnits } from './money';
+import { amountMinor } from './money';
 
 export const orderLineSchema = z.object({
   sku: z.string().min(1).max(64),
   quantity: z.number().int().positive(),
-  unitPrice: minorUnits,
+  unitPrice: amountMinor,
 });
 export type OrderLine = z.infer<typeof orderLineSchema>;
 
@@ -25,7 +25,7 @@ export const OrderPlaced = {
     orderId: z.string().uuid(),
     customerId: z.string().min(1).max(64),
     items: z.array(orderLineSchema).min(1),
-    total: minorUnits,
+    total: amountMinor,
     currency: z.string().length(3),
   }),
 } as const;
@@ -37,7 +37,7 @@ export const OrderConfirmed = {
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1),
-    total: minorUnits,
+    total: amountMinor,
     currency: z.string().length(3),
     placedAt: z.string().datetime({ offset: true }),
   }),
@@ -51,7 +51,7 @@ export const OrderCancelled = {
     orderId: z.string().uuid(),
     customerId: z.string().min(1),
     reason: cancellationReasonSchema,
-    total: minorUnits,
+    total: amountMinor,
     currency: z.string().length(3),
     placedAt: z.string().datetime({ offset: true }),
   }),
@@ -78,6 +78,9 @@ export const OrderDeadlineReached = {
   schema: z.object({ orderId: z.string().uuid(), deadline: z.string().datetime({ offset: true }) }),
 } as const;
 export type OrderDeadlineReached = z.infer<typeof OrderDeadlineReached.schema>;
+
+/** A customer id as every service accepts it: letters, digits and . _ @ -, at most 64. */
+export const customerIdPattern = /^[A-Za-z0-9._@-]{1,64}$/;
 
 /** A SKU as every service accepts it: letters, digits and . _ -, at most 64. */
 export const skuPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cancellationReasonSchema, orderLineSchema } from './orders.contracts';
-import { minorUnits } from './money';
+import { amountMinor } from './money';
 
 /** Event: the customer's account was debited. Carries the lines so Inventory can reserve. */
 export const PaymentAuthorized = {
@@ -9,7 +9,7 @@ export const PaymentAuthorized = {
     orderId: z.string().uuid(),
     paymentId: z.string().uuid(),
     customerId: z.string().min(1),
-    amount: minorUnits,
+    amount: amountMinor,
     currency: z.string().length(3),
     items: z.array(orderLineSchema).min(1),
   }),
@@ -25,7 +25,7 @@ export const PaymentDeclined = {
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1),
-    amount: minorUnits,
+    amount: amountMinor,
     reason: declineReasonSchema,
   }),
 } as const;
@@ -40,7 +40,7 @@ export const PaymentRefunded = {
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1).nullable(),
-    amount: minorUnits,
+    amount: amountMinor,
     reason: cancellationReasonSchema,
   }),
 } as const;

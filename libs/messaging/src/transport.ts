@@ -64,10 +64,18 @@ export interface DeadLetter {
   deadLetteredAt: string;
 }
 
+export interface DeadLetterPage {
+  offset: number;
+  limit: number;
+}
+
+/** How deep into a dead-letter queue a listing may reach (RabbitMQ reads a queue from its head). */
+export const MAX_DEAD_LETTER_POSITION = 10_000;
+
 export interface Transport extends Publisher {
   subscribe(spec: ConsumerSpec, onDelivery: (delivery: InboundDelivery) => Promise<void>): Promise<Subscription>;
-  /** The dead-letter queue of a consumer, oldest first. */
-  deadLetters(queue: string): Promise<DeadLetter[]>;
+  /** The dead-letter queue of a consumer, oldest first: `limit` of them from position `offset`. */
+  deadLetters(queue: string, page?: DeadLetterPage): Promise<DeadLetter[]>;
   /**
    * Sends dead letters (one by id, or all) back to the consumer's own queue with their attempts
    * reset and the replay recorded in their headers; returns how many. The consumer's inbox

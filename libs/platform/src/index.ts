@@ -3,6 +3,7 @@ export * from './logging/logger';
 export * from './http/problem';
 export * from './http/problem.filter';
 export * from './http/validation';
+export * from './http/pagination';
 export * from './http/admin.guard';
 export * from './http/correlation.middleware';
 export * from './http/health.http';

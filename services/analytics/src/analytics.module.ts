@@ -1,10 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { serviceKit, type ServiceInfrastructure } from '@app/messaging';
+import { LOGGER, serviceKit, type ServiceInfrastructure } from '@app/messaging';
+import type { Logger } from '@app/platform';
 import { HealthController } from '@app/platform';
 import { ArchivePipeline } from './archive/archive.pipeline';
 import { ARCHIVE_STORE, InMemoryArchiveStore } from './archive/archive-store';
+import { ArchiveVerifications } from './archive/archive-verifications';
 import { ArchivesHttp } from './archive/archives.http';
+import { ARCHIVE_TOPICS } from './archive/archive.topics';
 import { AzureBlobArchiveStore } from './archive/azure-blob.archive-store';
 import { ANALYTICS_CONFIG, type AnalyticsConfig } from './config';
 import { AnalyticsTables1763769600004 } from './migrations/1763769600004-analytics-tables';
@@ -41,6 +44,20 @@ export class AnalyticsModule {
         }),
         { provide: ANALYTICS_CONFIG, useValue: config },
         { provide: ARCHIVE_STORE, useValue: archiveStore },
+        {
+          provide: ArchiveVerifications,
+          useFactory: (logger: Logger) =>
+            archiveStore && infrastructure.stream
+              ? new ArchiveVerifications(
+                  archiveStore,
+                  infrastructure.stream,
+                  config.archiveGroupId,
+                  ARCHIVE_TOPICS,
+                  logger.child({ component: 'archive-verify' }),
+                )
+              : null,
+          inject: [LOGGER],
+        },
         AnalyticsProjectionHandler,
         ArchivePipeline,
       ],

@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { ConsumerSpec, DeadLetter, FailureInfo, InboundDelivery, OutgoingMessage, Subscription, Transport } from '../transport';
+import {
+  type ConsumerSpec,
+  type DeadLetter,
+  type FailureInfo,
+  type InboundDelivery,
+  type OutgoingMessage,
+  type Subscription,
+  type Transport,
+  type DeadLetterPage,
+  MAX_DEAD_LETTER_POSITION,
+} from '../transport';
 import { topicMatches } from '../topic';
 import { failureHeaders, replayHeaders } from '../headers';
 import { sleep } from '@app/platform';
@@ -103,8 +113,8 @@ export class InMemoryTransport implements Transport {
     };
   }
 
-  async deadLetters(queue: string): Promise<DeadLetter[]> {
-    return [...(this.queues.get(queue)?.deadLetters ?? [])];
+  async deadLetters(queue: string, page: DeadLetterPage = { offset: 0, limit: MAX_DEAD_LETTER_POSITION }): Promise<DeadLetter[]> {
+    return (this.queues.get(queue)?.deadLetters ?? []).slice(page.offset, page.offset + page.limit);
   }
 
   async replayDeadLetters(queue: string, id?: string): Promise<number> {

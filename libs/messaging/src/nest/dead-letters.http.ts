@@ -1,8 +1,18 @@
-import { Controller, Delete, Get, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
-import { AdminGuard, notFound } from '@app/platform';
-import { TRANSPORT, type DeadLetter, type Transport } from '../transport';
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { z } from 'zod';
+import { AdminGuard, decodeCursor, fromDependency, notFound, pageOf, pageQuery, parseRequest, ProblemException } from '@app/platform';
+import { MAX_DEAD_LETTER_POSITION, TRANSPORT, type DeadLetter, type Transport } from '../transport';
 
 export const DEAD_LETTER_QUEUE = Symbol('DEAD_LETTER_QUEUE');
+
+const listQuery = z
+  .object({ ...pageQuery, limit: z.coerce.number().int('must be an integer').min(1, 'at least 1').max(200, 'at most 200').default(50) })
+  .strict();
+const deadLetterId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9:._-]+$/, 'a dead-letter id as listed');
 
 function view(d: DeadLetter) {
   let message: unknown = d.body;
@@ -23,15 +33,31 @@ export class DeadLettersController {
     @Inject(DEAD_LETTER_QUEUE) private readonly queue: string,
   ) {}
 
+  /** Oldest first, a page at a time, as far as MAX_DEAD_LETTER_POSITION into the queue. */
   @Get()
-  async list() {
-    const items = await this.transport.deadLetters(this.queue);
-    return { queue: this.queue, count: items.length, items: items.map(view) };
+  async list(@Query() query: unknown) {
+    const q = parseRequest(listQuery, query);
+    const offset = q.cursor ? (decodeCursor(q.cursor, ['number'])[0] as number) : 0;
+    if (offset < 0 || offset + q.limit > MAX_DEAD_LETTER_POSITION) {
+      throw new ProblemException(400, 'Request validation failed', `cursor: beyond the first ${MAX_DEAD_LETTER_POSITION} dead letters`, {
+        errors: [{ field: 'cursor', message: `beyond the first ${MAX_DEAD_LETTER_POSITION} dead letters; replay or purge to reach further` }],
+      });
+    }
+    const rows = await fromDependency('the broker', () => this.transport.deadLetters(this.queue, { offset, limit: q.limit + 1 }));
+    let position = offset;
+    const page = pageOf(
+      rows.map((d) => ({ d, next: ++position })),
+      q.limit,
+      (r) => [r.next],
+      (r) => view(r.d),
+    );
+    return { queue: this.queue, ...page };
   }
 
   @Get(':id')
   async show(@Param('id') id: string) {
-    const item = (await this.transport.deadLetters(this.queue)).find((d) => d.id === id);
+    const key = parseRequest(deadLetterId, id, 'id');
+    const item = (await fromDependency('the broker', () => this.transport.deadLetters(this.queue))).find((d) => d.id === key);
     if (!item) throw notFound(`dead letter ${id}`);
     return view(item);
   }
@@ -46,7 +72,7 @@ export class DeadLettersController {
   @Post(':id/replay')
   @HttpCode(200)
   async replayOne(@Param('id') id: string) {
-    const replayed = await this.transport.replayDeadLetters(this.queue, id);
+    const replayed = await this.transport.replayDeadLetters(this.queue, parseRequest(deadLetterId, id, 'id'));
     if (replayed === 0) throw notFound(`dead letter ${id}`);
     return { queue: this.queue, replayed };
   }
@@ -58,7 +84,7 @@ export class DeadLettersController {
 
   @Delete(':id')
   async purgeOne(@Param('id') id: string) {
-    const purged = await this.transport.purgeDeadLetters(this.queue, id);
+    const purged = await this.transport.purgeDeadLetters(this.queue, parseRequest(deadLetterId, id, 'id'));
     if (purged === 0) throw notFound(`dead letter ${id}`);
     return { queue: this.queue, purged };
   }

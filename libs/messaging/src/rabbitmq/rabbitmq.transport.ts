@@ -2,7 +2,17 @@ import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@app/platform';
 import { failureHeaders, replayHeaders } from '../headers';
-import type { ConsumerSpec, DeadLetter, FailureInfo, InboundDelivery, OutgoingMessage, Subscription, Transport } from '../transport';
+import {
+  type ConsumerSpec,
+  type DeadLetter,
+  type FailureInfo,
+  type InboundDelivery,
+  type OutgoingMessage,
+  type Subscription,
+  type Transport,
+  type DeadLetterPage,
+  MAX_DEAD_LETTER_POSITION,
+} from '../transport';
 import { sleep } from '@app/platform';
 
 export interface RabbitMqTransportOptions {
@@ -337,15 +347,16 @@ export class RabbitMqTransport implements Transport {
     return taken;
   }
 
-  async deadLetters(queue: string): Promise<DeadLetter[]> {
+  async deadLetters(queue: string, page: DeadLetterPage = { offset: 0, limit: MAX_DEAD_LETTER_POSITION }): Promise<DeadLetter[]> {
     const out: DeadLetter[] = [];
+    let position = 0;
     await this.withDeadLetters(
       queue,
       async (_ch, _m, d) => {
-        out.push(d);
+        if (position++ >= page.offset) out.push(d);
         return 'keep';
       },
-      1000,
+      Math.min(MAX_DEAD_LETTER_POSITION, page.offset + page.limit),
     );
     return out;
   }

@@ -1,14 +1,17 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { ProblemException } from './problem';
 
 export const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/**
+ * Compares fixed-length digests in constant time: comparing the tokens themselves needs equal
+ * lengths first, and that early answer would tell an attacker the token's length.
+ */
+export function tokensMatch(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** Admin operations need `Authorization: Bearer <ADMIN_TOKEN>`; the token comes from the environment. */
@@ -25,7 +28,7 @@ export class AdminGuard implements CanActivate {
         errors: [{ field: 'Authorization', message: 'missing bearer token' }],
       });
     }
-    if (!safeEqual(value, this.token)) {
+    if (!tokensMatch(value, this.token)) {
       throw new ProblemException(403, 'Forbidden', 'The bearer token is not valid', { errors: [{ field: 'Authorization', message: 'invalid token' }] });
     }
     return true;

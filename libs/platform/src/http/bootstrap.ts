@@ -2,6 +2,7 @@ import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { json, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import type { Logger } from '../logging/logger';
 import { NestLoggerAdapter } from '../logging/logger';
 import { correlationMiddleware } from './correlation.middleware';
@@ -23,6 +24,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<INe
     bodyParser: false,
     abortOnError: false,
   });
+  app.use(securityHeaders);
   app.use(json({ limit: options.bodyLimit ?? '64kb', strict: false, type: ['application/json', 'application/*+json'] }));
   app.use(bodyErrorsAsProblems);
   app.use(jsonOnly);
@@ -60,6 +62,23 @@ export function closeOnSignals(apps: INestApplication[], after: () => Promise<vo
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
+
+/**
+ * The headers helmet sets, for APIs: no sniffing, no framing (CSP frame-ancestors and
+ * X-Frame-Options), no referrer, a CSP that lets an answer load nothing, and HSTS left to
+ * whatever terminates TLS in front of the service. No CORS headers at all: the APIs are for
+ * servers and tools, a browser page from another origin cannot call them (the console calls
+ * them from its own backend).
+ */
+const securityHeaders = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+  },
+  frameguard: { action: 'deny' },
+  strictTransportSecurity: false,
+  crossOriginResourcePolicy: { policy: 'same-origin' },
+});
 
 /** Body-parser failures (malformed JSON, too large) answer as problem+json before any route. */
 function bodyErrorsAsProblems(err: unknown, req: Request, res: Response, next: NextFunction): void {

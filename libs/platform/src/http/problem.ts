@@ -44,3 +44,18 @@ export function validationProblem(error: ZodError, root?: string, status = 400):
 export const notFound = (what: string) => new ProblemException(404, 'Not Found', `${what} was not found`);
 export const conflict = (detail: string, extra: Partial<ProblemBody> = {}) => new ProblemException(409, 'Conflict', detail, extra);
 export const unprocessable = (detail: string, errors?: FieldError[]) => new ProblemException(422, 'Unprocessable Content', detail, errors ? { errors } : {});
+export const unavailable = (detail: string) => new ProblemException(503, 'Service Unavailable', detail);
+
+/**
+ * Runs a call to a dependency (a store, a broker); if it fails, the request answers 503 with a
+ * problem+json naming the dependency, not a 500: the request was fine, the dependency is down.
+ * Problems the call raises itself (a 4xx it decided) pass through.
+ */
+export async function fromDependency<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof HttpException) throw error;
+    throw unavailable(`${what} is unavailable: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`);
+  }
+}

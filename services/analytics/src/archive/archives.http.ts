@@ -1,47 +1,79 @@
-import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { z } from 'zod';
-import { EVENT_STREAM, type EventStream } from '@app/messaging';
-import { notFound, parseRequest, ProblemException } from '@app/platform';
-import { ANALYTICS_CONFIG, type AnalyticsConfig } from '../config';
-import { ARCHIVE_STORE, type ArchiveStore } from './archive-store';
-import { rangeFromBlob, verifyPartition, type BlobRange } from './archive-verify';
+import { AdminGuard, conflict, fromDependency, notFound, parseRequest, unavailable } from '@app/platform';
+import { ARCHIVE_STORE, InvalidContinuationToken, type ArchiveStore } from './archive-store';
+import { ArchiveVerifications } from './archive-verifications';
 import { ARCHIVE_ROOT, parseBlobName } from './blob-name';
 import { ARCHIVE_TOPICS } from './archive.topics';
+import { ProblemException } from '@app/platform';
 
-const listQuery = z.object({
-  prefix: z
-    .string()
-    .max(300)
-    .regex(/^[A-Za-z0-9/._-]*$/, 'letters, digits and / . _ -')
-    .refine((p) => !p.includes('..'), 'no ..')
-    .default(''),
-  from: z.string().datetime({ offset: true }).optional(),
-  to: z.string().datetime({ offset: true }).optional(),
-});
+const gunzipAsync = promisify(gunzip);
 
-const blobNameParam = z.string().regex(/^events\/[A-Za-z0-9/._-]+\.ndjson\.gz$/, 'an archive blob name as listed');
+const listQuery = z
+  .object({
+    prefix: z
+      .string()
+      .max(300)
+      .regex(/^[A-Za-z0-9/._-]*$/, 'letters, digits and / . _ -')
+      .refine((p) => !p.includes('..'), 'no ..')
+      .default(''),
+    from: z.string().datetime({ offset: true }).optional(),
+    to: z.string().datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    continuationToken: z
+      .string()
+      .max(2048)
+      .regex(/^[A-Za-z0-9+/=_.-]+$/, 'a continuationToken as returned by the previous page')
+      .optional(),
+  })
+  .strict();
+
+const verificationBody = z
+  .object({
+    topic: z.enum(ARCHIVE_TOPICS as [string, ...string[]]).optional(),
+    partition: z.number().int().min(0).max(10_000).optional(),
+  })
+  .strict()
+  .refine((b) => b.partition === undefined || b.topic !== undefined, { path: ['partition'], message: 'a partition needs its topic' });
+
+const verificationId = z.string().uuid('a verification id as returned by POST');
 
 @Controller('api/analytics/archives')
 export class ArchivesHttp {
   constructor(
     @Inject(ARCHIVE_STORE) private readonly storeOrNull: ArchiveStore | null,
-    @Inject(EVENT_STREAM) private readonly stream: EventStream | null,
-    @Inject(ANALYTICS_CONFIG) private readonly config: AnalyticsConfig,
+    @Inject(ArchiveVerifications) private readonly verificationsOrNull: ArchiveVerifications | null,
   ) {}
 
   private get store(): ArchiveStore {
-    if (!this.storeOrNull) throw new ProblemException(503, 'Service Unavailable', 'the archive is switched off (ANALYTICS_ARCHIVE=false)');
+    if (!this.storeOrNull) throw unavailable('the archive is switched off (ANALYTICS_ARCHIVE=false)');
     return this.storeOrNull;
   }
 
-  /** Blobs with their offsets and time range; `prefix` is below `events/` (e.g. `2026/11/22`). */
+  /**
+   * One page of blobs with their offsets and time range; `prefix` is below `events/` (e.g.
+   * `2026/11/22`), `from`/`to` keep blobs whose events overlap the interval (on this page).
+   */
   @Get()
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
-    const blobs = await this.store.list(`${ARCHIVE_ROOT}${q.prefix.replace(/^events\//, '')}`);
-    const items = blobs
+    const page = await fromDependency('the archive store', async () => {
+      try {
+        return await this.store.listPage(`${ARCHIVE_ROOT}${q.prefix.replace(/^events\//, '')}`, q.limit, q.continuationToken);
+      } catch (error) {
+        if (error instanceof InvalidContinuationToken)
+          throw new ProblemException(400, 'Request validation failed', 'continuationToken: not one this listing issued', {
+            errors: [{ field: 'continuationToken', message: 'not one this listing issued' }],
+          });
+        throw error;
+      }
+    });
+    const from = q.from ? new Date(q.from).toISOString() : null;
+    const to = q.to ? new Date(q.to).toISOString() : null;
+    const items = page.items
       .map((b) => {
         const p = parseBlobName(b.name);
         return {
@@ -57,56 +89,63 @@ export class ArchivesHttp {
           to: b.metadata.maxtimestamp || null,
         };
       })
-      .filter(
-        (b) => (!q.from || (b.to !== null && b.to >= new Date(q.from).toISOString())) && (!q.to || (b.from !== null && b.from <= new Date(q.to).toISOString())),
-      );
-    return { count: items.length, items };
+      .filter((b) => (!from || (b.to !== null && b.to >= from)) && (!to || (b.from !== null && b.from <= to)));
+    return { count: items.length, items, continuationToken: page.continuationToken };
   }
 
   /**
-   * Per partition of every archived topic: does the archive hold each offset up to the
-   * committed one exactly once? Reads every blob, so it checks what is stored, not metadata.
+   * Starts a check that the archive holds each committed offset exactly once (reads every blob
+   * in scope: all archived topics, one topic, or one partition). It runs in the background;
+   * the answer's Location is where its progress and verdict are read.
    */
-  @Get('verify')
-  async verify() {
-    if (!this.stream) throw new ProblemException(503, 'Service Unavailable', 'no event stream is configured');
-    const ranges = new Map<string, BlobRange[]>();
-    for (const b of await this.store.list(ARCHIVE_ROOT)) {
-      const r = rangeFromBlob(b.name, b.metadata);
-      if (!r) continue;
-      const body = await this.store.read(b.name);
-      r.offsets = body
-        ? gunzipSync(body)
-            .toString('utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => (JSON.parse(l) as { offset: number }).offset)
-        : [];
-      const k = `${r.topic}#${r.partition}`;
-      ranges.set(k, [...(ranges.get(k) ?? []), r]);
-    }
-    const partitions = [];
-    for (const topic of ARCHIVE_TOPICS) {
-      const committed = new Map((await this.stream.committed(this.config.archiveGroupId, topic)).map((c) => [c.partition, c.offset]));
-      for (const w of await this.stream.watermarks(topic)) {
-        partitions.push(verifyPartition(topic, w.partition, committed.get(w.partition) ?? w.low, w.low, ranges.get(`${topic}#${w.partition}`) ?? []));
-      }
-    }
-    const ok = partitions.every((p) => p.ok);
-    return {
-      ok,
-      summary: ok ? 'the archive holds every committed offset exactly once' : 'the archive has gaps or duplicates',
-      events: partitions.reduce((n, p) => n + p.events, 0),
-      partitions,
-    };
+  @Post('verifications')
+  @HttpCode(202)
+  @UseGuards(AdminGuard)
+  start(@Body() body: unknown, @Res({ passthrough: true }) res: Response) {
+    const scope = parseRequest(verificationBody, body ?? {});
+    const verifications = this.verifications;
+    if (!verifications.ready()) throw unavailable('the event stream is unavailable: a verification needs its committed offsets');
+    const running = verifications.current();
+    if (running) throw conflict('a verification is already running; read it, then start another', { location: this.location(running.id) });
+    const job = verifications.start(scope);
+    res.setHeader('Location', this.location(job.id));
+    return job;
+  }
+
+  @Get('verifications/:id')
+  read(@Param('id') id: string) {
+    const job = this.verifications.get(parseRequest(verificationId, id, 'id'));
+    if (!job) throw notFound(`verification ${id}`);
+    return job;
   }
 
   /** The events of one blob, as NDJSON (one `{topic, partition, offset, timestamp, event}` per line). */
   @Get('*name')
-  async read(@Param('name') name: string | string[], @Res() res: Response) {
-    const blob = parseRequest(blobNameParam, Array.isArray(name) ? name.join('/') : name, 'name');
-    const body = await this.store.read(blob);
-    if (!body) throw notFound(`archive blob ${blob}`);
-    res.status(200).type('application/x-ndjson').send(gunzipSync(body));
+  async blob(@Param('name') name: string | string[], @Res() res: Response) {
+    const raw = Array.isArray(name) ? name.join('/') : name;
+    // Parsed with the archive's own naming grammar; anything it would not write is refused
+    // before the name gets near the store (whose URL building resolves `..`).
+    const parsed = parseBlobName(raw);
+    if (!parsed) {
+      throw new ProblemException(400, 'Request validation failed', 'name: not an archive blob name', {
+        errors: [{ field: 'name', message: 'an archive blob name as listed (events/<yyyy>/<MM>/<dd>/<HH>/<topic>-p<n>-<first>-<last>.ndjson.gz)' }],
+      });
+    }
+    const body = await fromDependency('the archive store', () => this.store.read(raw));
+    if (!body) throw notFound(`archive blob ${raw}`);
+    res
+      .status(200)
+      .type('application/x-ndjson')
+      .send(await gunzipAsync(body));
+  }
+
+  private get verifications(): ArchiveVerifications {
+    if (!this.storeOrNull) throw unavailable('the archive is switched off (ANALYTICS_ARCHIVE=false)');
+    if (!this.verificationsOrNull) throw unavailable('no event stream is configured');
+    return this.verificationsOrNull;
+  }
+
+  private location(id: string): string {
+    return `/api/analytics/archives/verifications/${id}`;
   }
 }

@@ -1,5 +1,5 @@
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import type { ArchiveBlob, ArchiveStore } from './archive-store';
+import { BlobServiceClient, type BlobItem, type ContainerClient, type ListBlobsFlatSegmentResponse } from '@azure/storage-blob';
+import { InvalidContinuationToken, type ArchiveBlob, type ArchivePage, type ArchiveStore } from './archive-store';
 
 /**
  * The archive on Azure Blob Storage: a real storage account by connection string in
@@ -34,6 +34,24 @@ export class AzureBlobArchiveStore implements ArchiveStore {
       out.push({ name: b.name, size: b.properties.contentLength ?? 0, metadata: b.metadata ?? {} });
     }
     return out;
+  }
+
+  async listPage(prefix: string, limit: number, continuationToken?: string): Promise<ArchivePage> {
+    await this.ensureContainer();
+    try {
+      const pages = this.container.listBlobsFlat({ prefix, includeMetadata: true }).byPage({ maxPageSize: limit, continuationToken });
+      const next = await pages.next();
+      if (next.done) return { items: [], continuationToken: null };
+      const page = next.value as ListBlobsFlatSegmentResponse;
+      return {
+        items: page.segment.blobItems.map((b: BlobItem) => ({ name: b.name, size: b.properties.contentLength ?? 0, metadata: b.metadata ?? {} })),
+        continuationToken: page.continuationToken || null,
+      };
+    } catch (error) {
+      // The service answers a marker it did not issue with 400; that is the caller's mistake.
+      if (continuationToken !== undefined && (error as { statusCode?: number }).statusCode === 400) throw new InvalidContinuationToken(String(error));
+      throw error;
+    }
   }
 
   async read(name: string): Promise<Buffer | null> {

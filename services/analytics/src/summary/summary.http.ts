@@ -1,6 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CLOCK, type Clock } from '@app/platform';
+import { CLOCK, fromDependency, type Clock } from '@app/platform';
 import { dialectOf } from '@app/persistence';
 import { readSummary, summaryIsolation, type Summary } from './summary.query';
 
@@ -11,8 +11,19 @@ export class SummaryHttp {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  private inFlight: Promise<Summary> | null = null;
+
+  /**
+   * Requests that arrive while a summary is being computed share it: however many ask, the
+   * database computes one at a time (the summary scans order_facts, so it is not free).
+   */
   @Get('summary')
   summary(): Promise<Summary> {
-    return this.dataSource.transaction(summaryIsolation(dialectOf(this.dataSource)), (manager) => readSummary(manager, this.clock.now()));
+    this.inFlight ??= fromDependency('the database', () =>
+      this.dataSource.transaction(summaryIsolation(dialectOf(this.dataSource)), (manager) => readSummary(manager, this.clock.now())),
+    ).finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
   }
 }

@@ -1,15 +1,13 @@
-import { Body, Controller, Get, Param, Put, UseGuards } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Body, Controller, Get, Param, Put, UseGuards, Query } from '@nestjs/common';
+import { MoreThan, DataSource } from 'typeorm';
 import { z } from 'zod';
-import { AdminGuard, notFound, parseRequest } from '@app/platform';
+import { AdminGuard, notFound, parseRequest, decodeCursor, pageOf, pageQuery, unprocessable } from '@app/platform';
 import { StockEntity } from './stock.entity';
-import { setAvailable } from './stock.repository';
+import { MAX_STOCK, setAvailable } from './stock.repository';
 
 import { skuPattern } from '@app/contracts';
 const skuParam = z.string().regex(skuPattern, 'a SKU of letters, digits and . _ - (at most 64)');
 
-/** The stock column is a 32-bit int (PostgreSQL and SQL Server); a larger number would fail in the database, not here. */
-const MAX_STOCK = 2_147_483_647;
 const stockBody = z
   .object({
     available: z.number().int('must be an integer').min(0, 'must not be negative').max(MAX_STOCK, `at most ${MAX_STOCK}`),
@@ -23,9 +21,15 @@ export class StockHttp {
   constructor(private readonly dataSource: DataSource) {}
 
   @Get()
-  async list() {
-    const rows = await this.dataSource.getRepository(StockEntity).find({ order: { sku: 'ASC' } });
-    return { items: rows.map(view) };
+  async list(@Query() query: unknown) {
+    const q = parseRequest(z.object(pageQuery).strict(), query);
+    const after = q.cursor ? (decodeCursor(q.cursor, ['string'])[0] as string) : undefined;
+    const rows = await this.dataSource.getRepository(StockEntity).find({
+      where: after !== undefined ? { sku: MoreThan(after) } : {},
+      order: { sku: 'ASC' },
+      take: q.limit + 1,
+    });
+    return pageOf(rows, q.limit, (s) => [s.sku], view);
   }
 
   @Get(':sku')
@@ -42,6 +46,12 @@ export class StockHttp {
   async put(@Param('sku') sku: string, @Body() body: unknown) {
     const key = parseRequest(skuParam, sku, 'sku');
     const b = parseRequest(stockBody, body ?? null);
-    return view(await this.dataSource.transaction((m) => setAvailable(m, key, b.available)));
+    const level = await this.dataSource.transaction((m) => setAvailable(m, key, b.available));
+    if (!level) {
+      throw unprocessable(`${key} has stock reserved for orders; available plus reserved must stay at most ${MAX_STOCK}`, [
+        { field: 'available', message: `available plus what is reserved must be at most ${MAX_STOCK}` },
+      ]);
+    }
+    return view(level);
   }
 }

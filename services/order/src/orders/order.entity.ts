@@ -6,6 +6,8 @@ import { bigintNumber } from '@app/persistence';
 @Entity('orders')
 @Index('orders_status_deadline', ['status', 'deadlineAt'])
 @Index('orders_customer', ['customerId', 'createdAt'])
+@Index('orders_created', ['createdAt', 'id'])
+@Index('orders_status_created', ['status', 'createdAt', 'id'])
 export class OrderEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
   @Column({ name: 'customer_id', type: 'varchar', length: 64 }) customerId: string;

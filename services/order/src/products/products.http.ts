@@ -1,9 +1,9 @@
-import { Body, Controller, Get, Param, Put, UseGuards } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { Body, Controller, Get, Param, Put, UseGuards, Query } from '@nestjs/common';
+import { MoreThan, DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { majorAmount, skuPattern, toMajor, toMinor } from '@app/contracts';
 import { dialectOf } from '@app/persistence';
-import { AdminGuard, parseRequest } from '@app/platform';
+import { AdminGuard, parseRequest, decodeCursor, pageOf, pageQuery } from '@app/platform';
 import { ProductEntity } from './product.entity';
 
 const productBody = z.object({ name: z.string().trim().min(1).max(200), unitPrice: majorAmount }).strict();
@@ -16,9 +16,15 @@ export class ProductsHttp {
   constructor(private readonly dataSource: DataSource) {}
 
   @Get()
-  async list() {
-    const products = await this.dataSource.getRepository(ProductEntity).find({ order: { sku: 'ASC' } });
-    return { items: products.map(view) };
+  async list(@Query() query: unknown) {
+    const q = parseRequest(z.object(pageQuery).strict(), query);
+    const after = q.cursor ? (decodeCursor(q.cursor, ['string'])[0] as string) : undefined;
+    const rows = await this.dataSource.getRepository(ProductEntity).find({
+      where: after !== undefined ? { sku: MoreThan(after) } : {},
+      order: { sku: 'ASC' },
+      take: q.limit + 1,
+    });
+    return pageOf(rows, q.limit, (p) => [p.sku], view);
   }
 
   @Put(':sku')

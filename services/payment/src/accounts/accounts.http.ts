@@ -1,11 +1,10 @@
 import { Body, Controller, Get, Param, Put, UseGuards } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { CURRENCY, majorAmount, toMajor, toMinor } from '@app/contracts';
+import { CURRENCY, majorAmount, toMajor, toMinor, customerIdPattern } from '@app/contracts';
 import { dialectOf } from '@app/persistence';
 import { AdminGuard, notFound, parseRequest } from '@app/platform';
 import { AccountEntity } from './account.entity';
-import { customerIdPattern } from './accounts.repository';
 
 export const customerIdParam = z.string().regex(customerIdPattern, '1-64 letters, digits and . _ @ - only');
 

@@ -2,8 +2,6 @@ import type { EntityManager } from 'typeorm';
 import type { Account } from '../payments/payment.decide';
 import { AccountEntity } from './account.entity';
 
-export const customerIdPattern = /^[A-Za-z0-9._@-]{1,64}$/;
-
 /** Loads an account for update: concurrent orders of one customer take turns, so none overspends. */
 export function lockAccount(manager: EntityManager, customerId: string): Promise<AccountEntity | null> {
   return manager.getRepository(AccountEntity).findOne({ where: { customerId }, lock: { mode: 'pessimistic_write' } });

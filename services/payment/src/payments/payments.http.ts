@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { toMajor } from '@app/contracts';
-import { parseRequest } from '@app/platform';
+import { parseRequest, decodeCursor, pageOf, pageQuery } from '@app/platform';
 import { customerIdParam } from '../accounts/accounts.http';
 import { PaymentEntity } from './payment.entity';
 
@@ -10,8 +10,9 @@ const listQuery = z
   .object({
     orderId: z.string().uuid('must be a UUID').optional(),
     customerId: customerIdParam.optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    ...pageQuery,
   })
+  .strict()
   .refine((q) => q.orderId !== undefined || q.customerId !== undefined, { path: ['orderId'], message: 'orderId or customerId is required' });
 
 /** The public shape of a payment (money in major units). */
@@ -35,11 +36,19 @@ export class PaymentsHttp {
   @Get()
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
-    const payments = await this.dataSource.getRepository(PaymentEntity).find({
-      where: { ...(q.orderId ? { orderId: q.orderId } : {}), ...(q.customerId ? { customerId: q.customerId } : {}) },
-      order: { createdAt: 'DESC' },
-      take: q.limit,
-    });
-    return { items: payments.map(view) };
+    const qb = this.dataSource.getRepository(PaymentEntity).createQueryBuilder('p');
+    if (q.orderId) qb.andWhere('p.orderId = :orderId', { orderId: q.orderId });
+    if (q.customerId) qb.andWhere('p.customerId = :customerId', { customerId: q.customerId });
+    if (q.cursor) {
+      const [createdAt, id] = decodeCursor(q.cursor, ['date', 'string']) as [string, string];
+      const at = new Date(createdAt);
+      qb.andWhere('(p.createdAt < :at OR (p.createdAt = :at AND p.id < :id))', { at, id });
+    }
+    const rows = await qb
+      .orderBy('p.createdAt', 'DESC')
+      .addOrderBy('p.id', 'DESC')
+      .take(q.limit + 1)
+      .getMany();
+    return pageOf(rows, q.limit, (p) => [p.createdAt.toISOString(), p.id], view);
   }
 }

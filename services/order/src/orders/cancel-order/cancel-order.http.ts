@@ -8,8 +8,9 @@ import { orderIdParam } from '../get-order/get-order.http';
 import { orderView } from '../order.view';
 
 /**
- * A customer's cancel is a saga input like any message: recorded in the timeline, decided,
- * and its compensations sent through the outbox in the same commit.
+ * A customer's cancel is a saga input like any message: decided, recorded in the timeline, and
+ * its compensations sent through the outbox in the same commit. A cancel the saga refuses is
+ * answered 409 and stores nothing: like every refused request, it leaves no trace but the log.
  */
 @Controller('api/orders')
 export class CancelOrderHttp {
@@ -30,10 +31,12 @@ export class CancelOrderHttp {
         payload: { orderId },
         ...(requestCorrelationId(req) ? { correlationId: requestCorrelationId(req) } : {}),
       });
-      return this.saga.apply(tx, orderId, { type: 'CancelRequested' }, request);
+      const decided = await this.saga.apply(tx, orderId, { type: 'CancelRequested' }, request);
+      // Thrown inside the transaction, so the refusal's timeline note is rolled back with it.
+      if (!decided.order) throw notFound(`order ${orderId}`);
+      if (!decided.accepted) throw conflict(`order ${orderId} cannot be cancelled: ${decided.why}`, { status: 409, orderStatus: decided.order.status });
+      return decided.order;
     });
-    if (!result.order) throw notFound(`order ${orderId}`);
-    if (!result.accepted) throw conflict(`order ${orderId} cannot be cancelled: ${result.why}`, { status: 409, orderStatus: result.order.status });
-    return orderView(result.order);
+    return orderView(result);
   }
 }

@@ -1,17 +1,20 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { notFound, parseRequest } from '@app/platform';
+import { customerIdPattern } from '@app/contracts';
+import { decodeCursor, notFound, pageOf, pageQuery, parseRequest } from '@app/platform';
 import { OrderEntity, OrderTimelineEntity } from '../order.entity';
 import { orderView } from '../order.view';
 
 export const orderIdParam = z.string().uuid('must be a UUID');
 
-const listQuery = z.object({
-  status: z.enum(['PENDING', 'CANCELLING', 'CONFIRMED', 'CANCELLED']).optional(),
-  customerId: z.string().min(1).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
+const listQuery = z
+  .object({
+    status: z.enum(['PENDING', 'CANCELLING', 'CONFIRMED', 'CANCELLED']).optional(),
+    customerId: z.string().regex(customerIdPattern, '1-64 letters, digits and . _ @ - only').optional(),
+    ...pageQuery,
+  })
+  .strict();
 
 @Controller('api/orders')
 export class GetOrderHttp {
@@ -26,14 +29,29 @@ export class GetOrderHttp {
     return orderView(order, timeline);
   }
 
+  /** Newest first, one page at a time; each filter has an index that starts with it. */
   @Get()
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
-    const orders = await this.dataSource.getRepository(OrderEntity).find({
-      where: { ...(q.status ? { status: q.status } : {}), ...(q.customerId ? { customerId: q.customerId } : {}) },
-      order: { createdAt: 'DESC' },
-      take: q.limit,
-    });
-    return { items: orders.map((o) => orderView(o)), count: orders.length };
+    const qb = this.dataSource.getRepository(OrderEntity).createQueryBuilder('o');
+    if (q.status) qb.andWhere('o.status = :status', { status: q.status });
+    if (q.customerId) qb.andWhere('o.customerId = :customerId', { customerId: q.customerId });
+    if (q.cursor) {
+      const [createdAt, id] = decodeCursor(q.cursor, ['date', 'string']) as [string, string];
+      const at = new Date(createdAt);
+      // (created_at, id) < (cursor), spelled for both dialects (SQL Server has no row comparison).
+      qb.andWhere('(o.createdAt < :at OR (o.createdAt = :at AND o.id < :id))', { at, id });
+    }
+    const rows = await qb
+      .orderBy('o.createdAt', 'DESC')
+      .addOrderBy('o.id', 'DESC')
+      .take(q.limit + 1)
+      .getMany();
+    return pageOf(
+      rows,
+      q.limit,
+      (o) => [o.createdAt.toISOString(), o.id],
+      (o) => orderView(o),
+    );
   }
 }

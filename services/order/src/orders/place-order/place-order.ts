@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { In, QueryFailedError } from 'typeorm';
 import { z } from 'zod';
-import { createEnvelope, CURRENCY, OrderPlaced, type OrderLine } from '@app/contracts';
+import { createEnvelope, CURRENCY, MAX_AMOUNT_MINOR, OrderPlaced, toMajor, type OrderLine } from '@app/contracts';
 import { UnitOfWork } from '@app/messaging';
 import { CLOCK, unprocessable, type Clock } from '@app/platform';
 import { ORDER_CONFIG, type OrderConfig } from '../../config';
@@ -84,6 +84,11 @@ export class PlaceOrder {
         }
         const lines: OrderLine[] = request.items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPrice: prices.get(i.sku)! }));
         const total = lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0);
+        if (total > MAX_AMOUNT_MINOR) {
+          throw unprocessable(`the order total ${toMajor(total)} exceeds ${toMajor(MAX_AMOUNT_MINOR)}, the most an account can hold`, [
+            { field: 'items', message: `the total exceeds ${toMajor(MAX_AMOUNT_MINOR)}` },
+          ]);
+        }
         const now = this.clock.now();
         const id = randomUUID();
         const order = tx.manager.getRepository(OrderEntity).create({

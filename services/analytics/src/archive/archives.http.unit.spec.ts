@@ -1,0 +1,44 @@
+import { HttpException } from '@nestjs/common';
+import type { EventStream } from '@app/messaging';
+import { createLogger } from '@app/platform';
+import { InMemoryArchiveStore, type ArchiveStore } from './archive-store';
+import { ArchiveVerifications } from './archive-verifications';
+import { ArchivesHttp } from './archives.http';
+
+/** A dependency that is down answers 503 with a problem, never a 500. */
+describe('archive endpoints when a dependency is down', () => {
+  const logger = createLogger({ service: 'test' });
+  const down = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:10000'));
+  const brokenStore: ArchiveStore = { put: down, list: down, listPage: down, read: down };
+  const status = async (p: Promise<unknown> | (() => unknown)) => {
+    try {
+      await (typeof p === 'function' ? p() : p);
+      return 200;
+    } catch (error) {
+      return error instanceof HttpException ? error.getStatus() : 500;
+    }
+  };
+  const stream = (ready: boolean) => ({ isReady: () => ready }) as unknown as EventStream;
+  const res = { setHeader: () => undefined } as never;
+
+  it('answers 503 when the blob store is unreachable', async () => {
+    const http = new ArchivesHttp(brokenStore, new ArchiveVerifications(brokenStore, stream(true), 'g', ['order-events'], logger));
+    expect(await status(http.list({}))).toBe(503);
+    expect(
+      await status(
+        http.blob('events/2026/01/01/00/order-events-p0-000000000000-000000000001.ndjson.gz', {
+          status: () => ({ type: () => ({ send: () => undefined }) }),
+        } as never),
+      ),
+    ).toBe(503);
+  });
+
+  it('answers 503 when the event stream is down, and when the archive is switched off', async () => {
+    const store = new InMemoryArchiveStore();
+    const http = new ArchivesHttp(store, new ArchiveVerifications(store, stream(false), 'g', ['order-events'], logger));
+    expect(await status(() => http.start({}, res))).toBe(503);
+    const off = new ArchivesHttp(null, null);
+    expect(await status(off.list({}))).toBe(503);
+    expect(await status(() => off.start({}, res))).toBe(503);
+  });
+});
