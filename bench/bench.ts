@@ -14,15 +14,23 @@
  *   --profile                           distributed: write each service's V8 CPU profile
  *                                       (--cpu-prof) to bench/profiles/; summarize with
  *                                       `npm run bench:profile -- bench/profiles/<dir>`
+ *   --baseline <git ref>                build that ref in a worktree (.run/baseline/<sha>) and
+ *                                       run it and the working tree back to back, same
+ *                                       settings; print both and the ratios
+ *
+ * Besides times, every phase reports what the system did per completed saga, counted by the
+ * servers: SQL statements (pg_stat_statements) and commits (pg_stat_database) of the service
+ * databases, messages published on the bus and delivered to its consumers (RabbitMQ's
+ * management statistics), and records appended to the event stream (Kafka's watermarks).
  *
  * Exit code 1 when any order is lost, left open, or money or stock is not conserved: a run
  * that loses orders reports failure, not a number.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   conservationProblems,
@@ -36,7 +44,7 @@ import {
   snapshotCpu,
   type Seeded,
 } from './measure';
-import { startBenchSystem, type BenchSystem } from './system';
+import { startBenchSystem, type BenchSystem, type Counters } from './system';
 import { sleep } from '@app/platform';
 
 const { values: args } = parseArgs({
@@ -56,6 +64,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     label: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 
@@ -197,8 +206,31 @@ async function backlogs(system: BenchSystem) {
   return out;
 }
 
+/**
+ * The servers publish their statistics with a delay: PostgreSQL flushes a backend's counters
+ * when it has been idle for up to 10 s, RabbitMQ's management plugin every 5 s.
+ */
+const STATISTICS_DELAY_MS = 11_000;
+
+async function settledCounters(system: BenchSystem): Promise<Counters> {
+  await sleep(STATISTICS_DELAY_MS);
+  return system.counters();
+}
+
+function workPerSaga(before: Counters, after: Counters, sagas: number) {
+  const per = (k: keyof Counters) => (before[k] === null || after[k] === null || sagas === 0 ? null : round((after[k]! - before[k]!) / sagas, 2));
+  return {
+    statements: per('statements'),
+    commits: per('commits'),
+    busPublished: per('busPublished'),
+    busDelivered: per('busDelivered'),
+    streamRecords: per('streamRecords'),
+  };
+}
+
 async function phase(system: BenchSystem, name: string, job: { rate?: number; connections: number }) {
   const { seeded, bodies } = await seed(system, name);
+  const countersBefore = await settledCounters(system);
   const groups = system.processes();
   const cpuBefore = snapshotCpu(groups);
   const sinceMs = Date.now();
@@ -217,6 +249,7 @@ async function phase(system: BenchSystem, name: string, job: { rate?: number; co
   const outbox: Record<string, Awaited<ReturnType<typeof outboxFigures>>> = {};
   for (const [service, db] of Object.entries(system.db)) outbox[service] = await outboxFigures(db, sinceMs - 1000);
   const problems = await conservationProblems(system, seeded, { accepted, sent: http.sent });
+  const countersAfter = await settledCounters(system);
   if (drainS === undefined) problems.unshift(`orders still open ${drainTimeoutS} s after the load`);
   const unexpected = Object.entries(http.statuses).filter(([s]) => s !== '202');
   if (unexpected.length) problems.push(`unexpected HTTP statuses: ${unexpected.map(([s, n]) => `${s} ×${n}`).join(', ')}`);
@@ -241,6 +274,7 @@ async function phase(system: BenchSystem, name: string, job: { rate?: number; co
     outbox,
     cpu: [...cpu, { name: 'load generator', cpuS: round(http.cpuS, 2) }],
     cpuMsPerSaga: saga.terminal ? round((systemCpu * 1000) / saga.terminal, 2) : null,
+    perSaga: workPerSaga(countersBefore, countersAfter, saga.terminal),
     ok: problems.length === 0,
     problems,
   };
@@ -253,9 +287,11 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
 }
 
-function print(results: Phase[]): void {
+function print(label: string, results: Phase[]): void {
   const lat = (l?: Record<string, number>) => (l ? `${l.p50}/${l.p95}/${l.p99}/${l.max}` : '-');
   const lag = (l?: Record<string, number>) => (l ? `${l.p50}/${l.p99}` : '-');
+  const n = (v: number | null | undefined) => (v === null || v === undefined ? '-' : String(v));
+  process.stdout.write(`\n== ${label}\n`);
   const rows = [['phase', 'offered', 'sent/s', '202/s', 'POST ms p50/p95/p99/max', 'sagas/s', 'e2e ms p50/p95/p99/max', 'drain s', 'cpu ms/saga', 'ok']];
   for (const r of results) {
     rows.push([
@@ -272,6 +308,10 @@ function print(results: Phase[]): void {
     ]);
   }
   process.stdout.write(`\n${table(rows)}\n`);
+  const work = [['per saga', 'SQL statements', 'commits', 'bus published', 'bus delivered', 'stream records']];
+  for (const r of results)
+    work.push([r.phase, n(r.perSaga.statements), n(r.perSaga.commits), n(r.perSaga.busPublished), n(r.perSaga.busDelivered), n(r.perSaga.streamRecords)]);
+  process.stdout.write(`\n${table(work)}\n`);
   for (const r of results) {
     const lagRows = [['outbox (' + r.phase + ')', 'bus lag ms p50/p99', 'stream lag ms p50/p99', 'backlog at load end bus/stream']];
     for (const [service, o] of Object.entries(r.outbox))
@@ -284,10 +324,90 @@ function print(results: Phase[]): void {
     process.stdout.write(`\n${table(cpuRows)}\n`);
     process.stdout.write(
       `\n${r.phase}: ${r.saga.terminal}/${r.http.accepted} orders terminal (${Object.entries(r.saga.byStatus)
-        .map(([s, n]) => `${s} ${n}`)
+        .map(([s, k]) => `${s} ${k}`)
         .join(', ')}); open at load end ${r.atLoadEnd.openOrders}\n`,
     );
     for (const p of r.problems) process.stdout.write(`  PROBLEM: ${p}\n`);
+  }
+}
+
+/** Working tree against baseline, phase by phase: > 1 means the working tree has more of it. */
+function printRatios(baseline: Phase[], current: Phase[]): Array<Record<string, number | null | string>> {
+  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(b / a, 2) : null);
+  const out = baseline.map((b, i) => {
+    const c = current[i];
+    return {
+      phase: b.phase,
+      sagasPerS: ratio(b.saga.sagasPerS, c?.saga.sagasPerS),
+      acceptedPerS: ratio(b.http.acceptedPerS, c?.http.acceptedPerS),
+      cpuMsPerSaga: ratio(b.cpuMsPerSaga, c?.cpuMsPerSaga),
+      e2eP50: ratio(b.saga.latencyMs?.p50, c?.saga.latencyMs?.p50),
+      e2eP99: ratio(b.saga.latencyMs?.p99, c?.saga.latencyMs?.p99),
+      postP99: ratio(b.http.latencyMs?.p99, c?.http.latencyMs?.p99),
+      statementsPerSaga: ratio(b.perSaga.statements, c?.perSaga.statements),
+      commitsPerSaga: ratio(b.perSaga.commits, c?.perSaga.commits),
+    };
+  });
+  const rows = [['working tree / baseline', 'sagas/s', '202/s', 'cpu ms/saga', 'e2e p50', 'e2e p99', 'POST p99', 'statements/saga', 'commits/saga']];
+  const f = (v: number | null) => (v === null ? '-' : `${v}x`);
+  for (const r of out)
+    rows.push([
+      r.phase,
+      f(r.sagasPerS),
+      f(r.acceptedPerS),
+      f(r.cpuMsPerSaga),
+      f(r.e2eP50),
+      f(r.e2eP99),
+      f(r.postP99),
+      f(r.statementsPerSaga),
+      f(r.commitsPerSaga),
+    ]);
+  process.stdout.write(`\n== ratios\n\n${table(rows)}\n`);
+  return out;
+}
+
+/**
+ * Builds a git ref in a worktree of its own (once per commit): its own `npm ci` and build, so
+ * it runs exactly as it was committed, next to the working tree.
+ */
+function prepareBaseline(ref: string): { root: string; sha: string } {
+  const git = (...a: string[]) => execFileSync('git', a, { encoding: 'utf8' }).trim();
+  const sha = git('rev-parse', '--verify', `${ref}^{commit}`);
+  const root = resolve('.run', 'baseline', sha);
+  if (!existsSync(join(root, 'package.json'))) {
+    process.stderr.write(`bench: checking out ${ref} (${sha.slice(0, 7)}) into ${root}\n`);
+    rmSync(root, { recursive: true, force: true });
+    git('worktree', 'prune');
+    git('worktree', 'add', '--detach', root, sha);
+  }
+  const inRoot = (cmd: string, a: string[]) => execFileSync(cmd, a, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!existsSync(join(root, 'node_modules'))) {
+    process.stderr.write(`bench: npm ci for the baseline\n`);
+    inRoot('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+  }
+  if (!existsSync(join(root, 'dist', 'services', 'order', 'src', 'main.js'))) {
+    process.stderr.write(`bench: building the baseline\n`);
+    inRoot('npm', ['run', '--silent', 'build']);
+  }
+  return { root, sha };
+}
+
+/** One system from start to stop: warm-up, then each phase. */
+async function runTarget(root: string | undefined, profileDir: string | undefined): Promise<{ phases: Phase[]; pgVersion: string }> {
+  const system = await startBenchSystem({ deployment, kafka, profileDir, root });
+  const phases: Phase[] = [];
+  try {
+    const pgVersion = (await system.db.order.query('SELECT version() AS v')).rows[0].v as string;
+    if (warmupS > 0) {
+      // Warm-up (JIT, pools, queues): not reported.
+      const { bodies } = await seed(system, 'warmup');
+      await load(`${system.urls.order}/api/orders`, bodies, { rate: 50, connections: 4, durationS: warmupS });
+    }
+    const jobs = rates.length ? rates.map((rate) => ({ rate, connections: connectionsFor(rate) })) : [{ connections: connections! }];
+    for (const [i, job] of jobs.entries()) phases.push(await phase(system, jobs.length > 1 ? `p${i + 1}` : 'load', job));
+    return { phases, pgVersion };
+  } finally {
+    await system.stop();
   }
 }
 
@@ -295,22 +415,13 @@ async function main() {
   const startedAt = new Date();
   const profileDir = args.profile ? join('bench', 'profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : undefined;
   if (profileDir && deployment !== 'distributed') fail('--profile is for the distributed mode; profile the embedded mode with node --cpu-prof');
-  const system = await startBenchSystem({ deployment, kafka, profileDir });
-  const results: Phase[] = [];
-  let pgVersion: string;
-  try {
-    pgVersion = (await system.db.order.query('SELECT version() AS v')).rows[0].v;
-    if (warmupS > 0) {
-      // Warm-up (JIT, pools, queues): not reported.
-      const { bodies } = await seed(system, 'warmup');
-      await load(`${system.urls.order}/api/orders`, bodies, { rate: 50, connections: 4, durationS: warmupS });
-    }
-    const jobs = rates.length ? rates.map((rate) => ({ rate, connections: connectionsFor(rate) })) : [{ connections: connections! }];
-    for (const [i, job] of jobs.entries()) results.push(await phase(system, jobs.length > 1 ? `p${i + 1}` : 'load', job));
-  } finally {
-    await system.stop();
-  }
-  print(results);
+  const baseline = args.baseline ? prepareBaseline(args.baseline) : undefined;
+  const before = baseline ? await runTarget(baseline.root, profileDir && join(profileDir, 'baseline')) : undefined;
+  const current = await runTarget(undefined, profileDir);
+  if (before) print(`baseline ${args.baseline} (${baseline!.sha.slice(0, 7)})`, before.phases);
+  print(baseline ? 'working tree' : deployment, current.phases);
+  const ratios = before ? printRatios(before.phases, current.phases) : undefined;
+  const results = current.phases;
   const report = {
     startedAt: startedAt.toISOString(),
     label: args.label ?? null,
@@ -323,10 +434,11 @@ async function main() {
       memoryGb: round(totalmem() / 2 ** 30),
       kernel: release(),
       node: process.version,
-      postgres: pgVersion,
+      postgres: current.pgVersion,
     },
     phases: results,
-    ok: results.every((r) => r.ok),
+    ...(before ? { baseline: { ref: args.baseline, sha: baseline!.sha, phases: before.phases }, ratios } : {}),
+    ok: results.every((r) => r.ok) && (before?.phases.every((r) => r.ok) ?? true),
   };
   const out = args.out ?? join('bench', 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}-${deployment}${kafka ? '' : '-nokafka'}.json`);
   mkdirSync(join(out, '..'), { recursive: true });

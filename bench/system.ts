@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import { azuriteConnectionString } from '@app/platform';
 import { launchDistributed, SERVICES, type ServiceName } from '../test/support/distributed';
@@ -13,7 +14,24 @@ export interface BenchSystem {
   db: Record<'order' | 'payment' | 'inventory', Queryable>;
   /** The processes whose CPU and memory are reported, by name. */
   processes(): ProcessGroup[];
+  /**
+   * Cumulative counts of the work the system did, read from the servers themselves (or the
+   * embedded mode's in-process doubles): what a phase did is the difference of two readings.
+   */
+  counters(): Promise<Counters>;
   stop(): Promise<void>;
+}
+
+export interface Counters {
+  /** SQL statements the services ran (BEGIN and COMMIT included), all databases together. */
+  statements: number | null;
+  /** Transactions committed (explicit, or a statement's own), all service databases together. */
+  commits: number | null;
+  /** Messages published on the saga bus, and deliveries to its consumers. */
+  busPublished: number | null;
+  busDelivered: number | null;
+  /** Records appended to the event stream (the three event topics). */
+  streamRecords: number | null;
 }
 
 export interface Queryable {
@@ -31,9 +49,11 @@ export interface SystemOptions {
   kafka: boolean;
   /** Distributed: write each service's V8 CPU profile here when it stops. */
   profileDir?: string;
+  /** The checkout whose build runs (default: this one; the baseline is a worktree). */
+  root?: string;
 }
 
-const root = join(__dirname, '..');
+const here = join(__dirname, '..');
 
 /** Settings for a benchmark run: quiet logs, and the batch sizes of production. */
 const benchEnv: NodeJS.ProcessEnv = {
@@ -46,21 +66,21 @@ const benchEnv: NodeJS.ProcessEnv = {
 };
 
 export async function startBenchSystem(options: SystemOptions): Promise<BenchSystem> {
-  return options.deployment === 'embedded' ? startEmbeddedSystem() : startDistributed(options);
+  return options.deployment === 'embedded' ? startEmbeddedSystem(options.root ?? here) : startDistributed(options);
 }
 
 /**
  * The embedded mode, booted in this process from the build (`dist/`), with its in-memory PGlite.
  * The load generator runs in a child process, so this process's CPU is the system's.
  */
-async function startEmbeddedSystem(): Promise<BenchSystem> {
+async function startEmbeddedSystem(root: string): Promise<BenchSystem> {
   // The services' loggers read the environment; the harness's table is the output here.
   process.env.LOG_LEVEL ??= 'warn';
   // From the build: the services need decorator metadata, which only the TypeScript build emits
   // (tsx does not), so the harness loads the compiled files, not the sources.
   /* eslint-disable @typescript-eslint/no-require-imports -- compiled CommonJS from dist/, see above */
   const { startEmbedded } = require(join(root, 'dist', 'services', 'embedded', 'src', 'embedded.js'));
-  const { pglitePoolDriver } = require(join(root, 'dist', 'libs', 'persistence', 'src', 'pglite-pool.js'));
+  const { pglitePoolDriver, pgliteCounters } = require(join(root, 'dist', 'libs', 'persistence', 'src', 'pglite-pool.js'));
   /* eslint-enable @typescript-eslint/no-require-imports */
   const system = await startEmbedded({ ...benchEnv, PGLITE_DATA_DIR: 'memory', AZURITE_BLOB_PORT: '0' });
   // A pool per schema that queues behind the services' transactions on the one PGlite session.
@@ -74,6 +94,21 @@ async function startEmbeddedSystem(): Promise<BenchSystem> {
     adminToken: system.adminToken,
     db: { order: pool('order'), payment: pool('payment'), inventory: pool('inventory') },
     processes: () => [{ name: 'embedded (four services, PGlite, bus, Azurite, harness)', pids: [process.pid] }],
+    counters: async () => {
+      const records = await Promise.all(
+        ['order-events', 'payment-events', 'inventory-events'].map(async (t) =>
+          (await system.stream.watermarks(t)).reduce((n: number, w: { high: number }) => n + w.high, 0),
+        ),
+      );
+      return {
+        // An older build (the baseline) may not count; its figures are then unknown, not zero.
+        statements: pgliteCounters?.statements ?? null,
+        commits: pgliteCounters?.commits ?? null,
+        busPublished: system.transport.stats?.published ?? null,
+        busDelivered: system.transport.stats?.queued ?? null,
+        streamRecords: records.reduce((a, b) => a + b, 0),
+      };
+    },
     stop: () => system.stop(),
   };
 }
@@ -85,10 +120,34 @@ async function startDistributed(options: SystemOptions): Promise<BenchSystem> {
   if (options.kafka)
     env.AZURE_STORAGE_CONNECTION_STRING =
       process.env.AZURE_STORAGE_CONNECTION_STRING ?? azuriteConnectionString(process.env.AZURITE_BLOB_URL ?? 'http://127.0.0.1:10000');
-  const system = await launchDistributed(env, { nodeArgs: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [] });
-  const pools = Object.fromEntries(
-    (['order', 'payment', 'inventory'] as const).map((s) => [s, new Pool({ connectionString: system.databaseUrls[s], max: 2 })]),
+  const system = await launchDistributed(env, {
+    root: options.root,
+    nodeArgs: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.profileDir)}`] : [],
+  });
+  // The harness reads as a role of its own, so that its statements are not counted as the
+  // system's (pg_stat_statements keeps them apart by role); its transactions are counted here
+  // and taken off pg_stat_database's, which keeps no role.
+  const asHarness = (url: string) => {
+    const u = new URL(url);
+    u.username = HARNESS_ROLE;
+    return u.toString();
+  };
+  const admin = new Pool({ connectionString: system.databaseUrls.order.replace(/\/[^/]*$/, '/postgres'), max: 1 });
+  await admin.query(`DO $$ BEGIN CREATE ROLE ${HARNESS_ROLE} LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+  await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').catch(() => undefined);
+  const harnessTransactions = { n: 0 };
+  const counted = (pool: Pool): Queryable => ({
+    query: (sql, params) => {
+      harnessTransactions.n++;
+      return pool.query(sql, params);
+    },
+  });
+  const raw = Object.fromEntries(
+    (['order', 'payment', 'inventory'] as const).map((s) => [s, new Pool({ connectionString: asHarness(system.databaseUrls[s]), max: 2 })]),
   ) as Record<'order' | 'payment' | 'inventory', Pool>;
+  const pools = Object.fromEntries(Object.entries(raw).map(([s, p]) => [s, counted(p)])) as Record<'order' | 'payment' | 'inventory', Queryable>;
+  const stats = new Pool({ connectionString: asHarness(system.databaseUrls.order.replace(/\/[^/]*$/, '/postgres')), max: 1 });
+  const databases = Object.values(system.databaseUrls).map((url) => decodeURIComponent(new URL(url).pathname.slice(1)));
   return {
     deployment: 'distributed',
     urls: system.urls,
@@ -109,11 +168,73 @@ async function startDistributed(options: SystemOptions): Promise<BenchSystem> {
         { name: 'harness', pids: [process.pid] },
       ];
     },
+    counters: async () => {
+      const statements = await stats
+        .query(
+          `SELECT coalesce(sum(s.calls), 0)::float8 AS n FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+            WHERE d.datname = ANY($1) AND s.userid <> (SELECT oid FROM pg_roles WHERE rolname = $2)`,
+          [databases, HARNESS_ROLE],
+        )
+        .then(
+          (r) => Number(r.rows[0].n),
+          () => null,
+        );
+      const commits = await stats
+        .query('SELECT coalesce(sum(xact_commit), 0)::float8 AS n FROM pg_stat_database WHERE datname = ANY($1)', [databases])
+        .then((r) => Number(r.rows[0].n) - harnessTransactions.n);
+      const bus = await rabbitCounters(system.namespace);
+      const streamRecords = options.kafka ? await kafkaRecords(system.namespace) : null;
+      return { statements, commits, ...bus, streamRecords };
+    },
     stop: async () => {
-      await Promise.all(Object.values(pools).map((p) => p.end()));
+      await Promise.all([...Object.values(raw), stats, admin].map((p) => p.end()));
       await system.stop();
     },
   };
+}
+
+const HARNESS_ROLE = 'saga_bench';
+
+/** Publishes into the namespace's exchange and deliveries from its queues (RabbitMQ's management statistics). */
+async function rabbitCounters(namespace: string): Promise<{ busPublished: number | null; busDelivered: number | null }> {
+  const base = new URL(process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672');
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`;
+  const get = async (path: string) => {
+    const r = await fetch(new URL(path, `${base.protocol}//${base.host}`), { headers: { authorization: auth } });
+    if (!r.ok) throw new Error(`${path}: ${r.status}`);
+    return r.json();
+  };
+  try {
+    const exchange = (await get(`/api/exchanges/%2F/${encodeURIComponent(`${namespace}saga.events`)}`)) as { message_stats?: { publish_in?: number } };
+    const queues = (await get('/api/queues?columns=name,message_stats')) as Array<{ name: string; message_stats?: { deliver_get?: number } }>;
+    return {
+      busPublished: exchange.message_stats?.publish_in ?? 0,
+      busDelivered: queues.filter((q) => q.name.startsWith(namespace)).reduce((n, q) => n + (q.message_stats?.deliver_get ?? 0), 0),
+    };
+  } catch {
+    return { busPublished: null, busDelivered: null };
+  }
+}
+
+/** Records in the namespace's three event topics (their high watermarks). */
+async function kafkaRecords(namespace: string): Promise<number | null> {
+  const admin = new Kafka({
+    clientId: 'bench-counters',
+    brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  try {
+    await admin.connect();
+    let n = 0;
+    for (const t of ['order-events', 'payment-events', 'inventory-events']) {
+      for (const p of await admin.fetchTopicOffsets(`${namespace}${t}`)) n += Number(p.high);
+    }
+    return n;
+  } catch {
+    return null;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 function findProcesses(match: (p: { comm: string; cmdline: string }) => boolean): number[] {

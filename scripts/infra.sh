@@ -25,6 +25,20 @@ postgres_up() {
   echo "postgres: up on 127.0.0.1:5432"
 }
 
+# The benchmark counts SQL statements per saga with pg_stat_statements, which must be preloaded:
+# set it once (ALTER SYSTEM) and restart the server, then create the extension.
+postgres_statistics() {
+  local psql=(psql -h 127.0.0.1 -U postgres -d postgres -Atq)
+  if ! "${psql[@]}" -c 'SHOW shared_preload_libraries' | grep -q pg_stat_statements; then
+    local current; current=$("${psql[@]}" -c 'SHOW shared_preload_libraries')
+    "${psql[@]}" -c "ALTER SYSTEM SET shared_preload_libraries = '${current:+$current,}pg_stat_statements'" || fail "could not preload pg_stat_statements"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main restart || fail "could not restart PostgreSQL to load pg_stat_statements"
+    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+  fi
+  "${psql[@]}" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' || fail "could not create the pg_stat_statements extension"
+  echo "postgres: pg_stat_statements on"
+}
+
 rabbitmq_up() {
   command -v rabbitmqctl >/dev/null && command -v rabbitmq-server >/dev/null || fail "RabbitMQ is not installed (rabbitmqctl, rabbitmq-server)"
   rabbitmqctl status >/dev/null 2>&1 || rabbitmq-server -detached || fail "rabbitmq-server -detached failed"
@@ -93,7 +107,7 @@ azurite_down() {
 }
 
 case "${1:-}" in
-  up) postgres_up; rabbitmq_up; java_and_maven; scripts/kafka.sh up || fail "Kafka did not start"; azurite_up; node_versions_up; deploy_tools_up ;;
+  up) postgres_up; postgres_statistics; rabbitmq_up; java_and_maven; scripts/kafka.sh up || fail "Kafka did not start"; azurite_up; node_versions_up; deploy_tools_up ;;
   down) scripts/kafka.sh down; azurite_down ;;
   status)
     pg_isready -h 127.0.0.1 -p 5432 -q && echo "postgres: up" || echo "postgres: down"

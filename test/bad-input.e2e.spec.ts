@@ -94,6 +94,7 @@ describe('bad input', () => {
     await expectProblem(api.request('order', 'POST', '/api/orders/not-a-uuid/cancel'), 400, 'id');
     await expectProblem(api.admin('order', 'PUT', `/api/products/${sku}`, { name: 'x', unitPrice: -1 }), 400, 'unitPrice');
     await expectProblem(api.admin('order', 'PUT', `/api/products/${sku}`, { name: 'x', unitPrice: 1.234 }), 400, 'unitPrice');
+    await expectProblem(api.admin('order', 'PUT', `/api/products/${sku}`, { name: 'nul\u0000name', unitPrice: 1 }), 400, 'name');
     await expectProblem(api.admin('inventory', 'PUT', `/api/stock/${sku}`, { available: -1 }), 400, 'available');
     await expectProblem(api.admin('inventory', 'PUT', `/api/stock/${sku}`, { available: 1.5 }), 400, 'available');
     await expectProblem(api.admin('payment', 'PUT', `/api/accounts/${customer}`, { balance: 'lots' }), 400, 'balance');

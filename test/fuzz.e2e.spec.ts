@@ -15,6 +15,8 @@ import { startSystem, type SystemUnderTest } from './support/system';
 const seed = Number(process.env.FUZZ_SEED ?? 20261201);
 const distributed = process.env.E2E_MODE === 'distributed';
 const runs = Number(process.env.FUZZ_RUNS ?? (distributed ? 25 : 60));
+/** Per endpoint; a long run (FUZZ_RUNS in the thousands) needs FUZZ_TIMEOUT_MS to match. */
+const timeoutMs = Number(process.env.FUZZ_TIMEOUT_MS ?? 120_000);
 
 type Service = 'order' | 'payment' | 'inventory' | 'analytics';
 interface Endpoint {
@@ -198,34 +200,38 @@ describe(`fuzzing every HTTP input (seed ${seed}, ${runs} inputs per endpoint)`,
     'analytics GET /api/analytics/archives/verifications/:id',
   ];
 
-  it.each(names)('%s: 2xx, or a 4xx problem+json that stored nothing; never a 5xx', async (name) => {
-    const endpoint = endpoints()[name];
-    expect(endpoint).toBeDefined();
-    let statuses: Record<number, number> = {};
-    await fc.assert(
-      fc.asyncProperty(endpoint.input, async (input) => {
-        const before = await sut.fingerprint.read();
-        const r = await send(sut.urls[endpoint.service], input);
-        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-        const what = `${input.method} ${input.path.slice(0, 200)} -> ${r.status} ${r.body.slice(0, 300)}`;
-        if (r.status >= 500 || r.status < 200) throw new Error(`server error: ${what}`);
-        if (r.status >= 400) {
-          if (!String(r.headers['content-type']).startsWith('application/problem+json')) throw new Error(`a 4xx that is not problem+json: ${what}`);
-          const problem = JSON.parse(r.body) as { status?: number; title?: string };
-          if (problem.status !== r.status || !problem.title) throw new Error(`a problem body that does not match its status: ${what}`);
-        }
-        if (r.status >= 400 || input.method === 'GET') {
-          const after = await sut.fingerprint.read();
-          if (JSON.stringify(after) !== JSON.stringify(before))
-            throw new Error(`${r.status >= 400 ? 'a refused request' : 'a GET'} changed what is stored: ${what}`);
-        } else {
-          await sut.fingerprint.quiet();
-        }
-      }),
-      { seed, numRuns: runs, endOnFailure: true },
-    );
-    // The fuzzer must reach the handlers, not only the validation: some inputs are accepted.
-    if (process.env.FUZZ_VERBOSE) console.log(name, statuses);
-    statuses = {};
-  });
+  it.each(names)(
+    '%s: 2xx, or a 4xx problem+json that stored nothing; never a 5xx',
+    async (name) => {
+      const endpoint = endpoints()[name];
+      expect(endpoint).toBeDefined();
+      let statuses: Record<number, number> = {};
+      await fc.assert(
+        fc.asyncProperty(endpoint.input, async (input) => {
+          const before = await sut.fingerprint.read();
+          const r = await send(sut.urls[endpoint.service], input);
+          statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+          const what = `${input.method} ${input.path.slice(0, 200)} -> ${r.status} ${r.body.slice(0, 300)}`;
+          if (r.status >= 500 || r.status < 200) throw new Error(`server error: ${what}`);
+          if (r.status >= 400) {
+            if (!String(r.headers['content-type']).startsWith('application/problem+json')) throw new Error(`a 4xx that is not problem+json: ${what}`);
+            const problem = JSON.parse(r.body) as { status?: number; title?: string };
+            if (problem.status !== r.status || !problem.title) throw new Error(`a problem body that does not match its status: ${what}`);
+          }
+          if (r.status >= 400 || input.method === 'GET') {
+            const after = await sut.fingerprint.read();
+            if (JSON.stringify(after) !== JSON.stringify(before))
+              throw new Error(`${r.status >= 400 ? 'a refused request' : 'a GET'} changed what is stored: ${what}`);
+          } else {
+            await sut.fingerprint.quiet();
+          }
+        }),
+        { seed, numRuns: runs, endOnFailure: true },
+      );
+      // The fuzzer must reach the handlers, not only the validation: some inputs are accepted.
+      if (process.env.FUZZ_VERBOSE) console.log(name, statuses);
+      statuses = {};
+    },
+    timeoutMs,
+  );
 });

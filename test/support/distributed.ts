@@ -34,7 +34,7 @@ export interface DistributedSystem {
 }
 
 const root = join(__dirname, '..', '..');
-const entry = (service: ServiceName) => join(root, 'dist', 'services', service, 'src', 'main.js');
+const entry = (service: ServiceName, from = root) => join(from, 'dist', 'services', service, 'src', 'main.js');
 const watchdog = join(__dirname, 'die-with-parent.cjs');
 const rabbitmqUrl = () => process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const kafkaBrokers = () => process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -59,9 +59,10 @@ class ServiceProcess {
     output: string[],
     onUnexpectedExit: (p: ServiceProcess, exit: Exit) => void,
     nodeArgs: string[] = [],
+    from = root,
   ) {
     // stdin stays a pipe so the watchdog sees this process disappear (see die-with-parent.cjs).
-    this.child = spawn(process.execPath, [...nodeArgs, '--require', watchdog, entry(service)], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...nodeArgs, '--require', watchdog, entry(service, from)], { cwd: from, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     void this.exited.then((exit) => {
       if (!this.expectedExit) onUnexpectedExit(this, exit);
@@ -147,12 +148,14 @@ function printTail(service: ServiceName, output: string[], why: string): void {
  * PostgreSQL database, under a broker namespace of their own so that systems never share a
  * queue. `env` goes to every service on top of this process's environment. The archive goes to
  * an Azurite in this process unless `env` names a storage account
- * (AZURE_STORAGE_CONNECTION_STRING, e.g. the one `npm run infra:up` started). `nodeArgs` go to
+ * (AZURE_STORAGE_CONNECTION_STRING, e.g. the one `npm run infra:up` started). `root` is the
+ * checkout whose build runs (the benchmark's baseline lives in a worktree). `nodeArgs` go to
  * each service's node (e.g. `--cpu-prof` for the benchmark).
  */
-export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeArgs?: string[] } = {}): Promise<DistributedSystem> {
+export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeArgs?: string[]; root?: string } = {}): Promise<DistributedSystem> {
+  const from = options.root ?? root;
   for (const service of SERVICES) {
-    if (!existsSync(entry(service))) throw new Error(`${entry(service)} is missing: run npm run build first (npm test does)`);
+    if (!existsSync(entry(service, from))) throw new Error(`${entry(service, from)} is missing: run npm run build first (npm test does)`);
   }
   const adminToken = env.ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
   const namespace = env.MESSAGING_NAMESPACE ?? `${testName('e2e')}.`;
@@ -179,7 +182,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
   };
 
   const start = async (service: ServiceName): Promise<string> => {
-    const p = new ServiceProcess(service, serviceEnv.get(service)!, outputs[service], onUnexpectedExit, options.nodeArgs);
+    const p = new ServiceProcess(service, serviceEnv.get(service)!, outputs[service], onUnexpectedExit, options.nodeArgs, from);
     processes.set(service, p);
     try {
       const port = await p.listening();

@@ -1,28 +1,24 @@
 import { contracts, envelopeSchema, routingKeyFor, type Envelope, type MessageContract } from '@app/contracts';
-import { withLogContext, type Logger } from '@app/platform';
+import type { Logger } from '@app/platform';
+import { asMessage, type Subscription } from './handler';
 import { decideRecovery, NonRetryableError, isNonRetryable, type RecoverabilityOptions } from './recoverability';
-import type { FailureInfo, InboundDelivery, Subscription, Transport } from './transport';
-
-export interface HandlerRegistration {
-  contract: MessageContract;
-  /** The service that publishes it; the binding is `<from>.<message>` (or `*` for any). */
-  from: string;
-  handle(message: Envelope<never>): Promise<void>;
-}
+import type { FailureInfo, InboundDelivery, TransportSubscription, Transport } from './transport';
 
 export interface ConsumerOptions {
   service: string;
   queue: string;
   prefetch: number;
-  handlers: HandlerRegistration[];
-  /** Receive every message on the exchange (binding `#`), e.g. for analytics. */
-  catchAll?: (message: Envelope) => Promise<void>;
+  /** What the consumer's queue is bound to, and the contract each message is validated against. */
+  subscriptions: readonly Subscription[];
+  /**
+   * Handles one validated message; resolves once its transaction committed (the batcher, in a
+   * service). `retry`: the message failed before, on this delivery or an earlier one.
+   */
+  handle(message: Envelope, context: { retry: boolean }): Promise<unknown>;
   recoverability: RecoverabilityOptions;
   /** Runs before a message is dead-lettered; if it fails, the message is retried later instead. */
   onDeadLetter?: (message: Envelope | null, failure: FailureInfo) => Promise<void>;
 }
-
-type Handler = (message: Envelope) => Promise<void>;
 
 /**
  * Where a message enters a service. Parses and validates the envelope and payload (a message
@@ -31,20 +27,19 @@ type Handler = (message: Envelope) => Promise<void>;
  * The handler itself commits (inbox + effects + outbox) before it returns; the ack follows.
  */
 export class MessageConsumer {
-  private subscription?: Subscription;
-  private readonly byType = new Map<string, Handler>();
+  private subscription?: TransportSubscription;
+  private readonly byType = new Map<string, MessageContract>();
 
   constructor(
     private readonly transport: Transport,
     private readonly logger: Logger,
     private readonly options: ConsumerOptions,
   ) {
-    for (const h of options.handlers) this.byType.set(h.contract.type, h.handle as Handler);
+    for (const s of options.subscriptions) this.byType.set(s.contract.type, s.contract);
   }
 
   bindings(): string[] {
-    if (this.options.catchAll) return ['#'];
-    return this.options.handlers.map((h) => routingKeyFor(h.from, h.contract.type));
+    return this.options.subscriptions.map((s) => routingKeyFor(s.from, s.contract.type));
   }
 
   async start(): Promise<void> {
@@ -63,24 +58,21 @@ export class MessageConsumer {
   async onDelivery(delivery: InboundDelivery): Promise<void> {
     const firstFailedAt = typeof delivery.headers['x-first-failed-at'] === 'string' ? delivery.headers['x-first-failed-at'] : undefined;
     const priorAttempts = typeof delivery.headers['x-attempts'] === 'number' ? delivery.headers['x-attempts'] : 0;
-    let message: Envelope | null = null;
-    let handler: Handler;
+    let message: Envelope;
     try {
       message = this.parse(delivery.body);
-      handler = this.handlerFor(message);
     } catch (error) {
-      await this.fail(delivery, message, error, priorAttempts + 1, firstFailedAt);
+      await this.fail(delivery, null, error, priorAttempts + 1, firstFailedAt);
       return;
     }
 
-    const ctx = { correlationId: message.correlationId, causationId: message.causationId, messageId: message.messageId, messageType: message.type };
-    await withLogContext(ctx, async () => {
+    await asMessage(message, async () => {
       let lastError: unknown;
       let attempts = 0;
       for (let i = 0; i <= this.options.recoverability.immediateRetries; i++) {
         attempts++;
         try {
-          await handler(message!);
+          await this.options.handle(message, { retry: attempts > 1 || delivery.deliveryCount > 1 });
           await delivery.ack();
           return;
         } catch (error) {
@@ -103,24 +95,17 @@ export class MessageConsumer {
     const env = envelopeSchema.safeParse(json);
     if (!env.success) throw new NonRetryableError(`invalid envelope: ${issues(env.error)}`);
     const envelope = env.data as Envelope;
-    const contract = contracts[envelope.type];
-    // A catch-all consumer (analytics) keeps readable events of types it does not know yet.
-    if (!contract && this.options.catchAll) return envelope;
+    const contract = this.byType.get(envelope.type);
     if (!contract) {
       // The envelope is readable: keep it so the failure can still be traced to its saga.
-      throw Object.assign(new NonRetryableError(`unknown message type ${envelope.type}`), { envelope });
+      const why = contracts[envelope.type] ? `${this.options.queue} has no handler for ${envelope.type}` : `unknown message type ${envelope.type}`;
+      throw Object.assign(new NonRetryableError(why), { envelope });
     }
     const payload = contract.schema.safeParse(envelope.payload);
     if (!payload.success) {
       throw Object.assign(new NonRetryableError(`invalid ${envelope.type} payload: ${issues(payload.error)}`), { envelope });
     }
     return { ...envelope, payload: payload.data };
-  }
-
-  private handlerFor(message: Envelope): Handler {
-    const h = this.byType.get(message.type) ?? this.options.catchAll;
-    if (!h) throw Object.assign(new NonRetryableError(`${this.options.queue} has no handler for ${message.type}`), { envelope: message });
-    return h;
   }
 
   private async fail(delivery: InboundDelivery, message: Envelope | null, error: unknown, attempts: number, firstFailedAt?: string): Promise<void> {

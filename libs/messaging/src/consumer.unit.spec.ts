@@ -1,6 +1,7 @@
 import { createEnvelope, OrderPlaced, PaymentDeclined, type Envelope } from '@app/contracts';
 import { createLogger, sleep } from '@app/platform';
 import { MessageConsumer } from './consumer';
+import { on } from './handler';
 import { InMemoryTransport } from './memory/in-memory.transport';
 import { NonRetryableError, type RecoverabilityOptions } from './recoverability';
 import type { FailureInfo } from './transport';
@@ -34,7 +35,8 @@ function setup(handle: (m: Envelope) => Promise<void>, onDeadLetter?: (m: Envelo
     prefetch: 4,
     recoverability: policy,
     onDeadLetter,
-    handlers: [{ contract: OrderPlaced, from: 'order', handle: handle as never }],
+    subscriptions: [on(OrderPlaced, 'order')],
+    handle,
   });
   return { transport, consumer };
 }
@@ -155,7 +157,8 @@ describe('consumer pipeline on the in-memory transport', () => {
       queue: 'x',
       prefetch: 1,
       recoverability: policy,
-      handlers: [{ contract: OrderPlaced, from: 'order', handle: (async (m: Envelope) => void seen.push(m.messageId)) as never }],
+      subscriptions: [on(OrderPlaced, 'order')],
+      handle: async (m: Envelope) => void seen.push(m.messageId),
     });
     await consumer.start();
     const m = placed();
@@ -174,7 +177,8 @@ describe('consumer pipeline on the in-memory transport', () => {
       queue: 'x',
       prefetch: 1,
       recoverability: policy,
-      handlers: [{ contract: OrderPlaced, from: 'order', handle: (async (m: Envelope) => void seen.push(m.type)) as never }],
+      subscriptions: [on(OrderPlaced, 'order')],
+      handle: async (m: Envelope) => void seen.push(m.type),
     });
     await consumer.start();
     await transport.open();
@@ -208,16 +212,11 @@ describe('in-memory bus drain', () => {
       queue: 'x',
       prefetch: 2,
       recoverability: policy,
-      handlers: [
-        {
-          contract: OrderPlaced,
-          from: 'order',
-          handle: (async () => {
-            await sleep(20);
-            done++;
-          }) as never,
-        },
-      ],
+      subscriptions: [on(OrderPlaced, 'order')],
+      handle: async () => {
+        await sleep(20);
+        done++;
+      },
     });
     await consumer.start();
     await transport.publish(Array.from({ length: 5 }, () => ({ envelope: placed(), routingKey: 'order.order-placed' })));

@@ -1,6 +1,6 @@
 import { createEnvelope, SagaStepFailed, type Envelope } from '@app/contracts';
 import type { FailureInfo } from './transport';
-import { recordInInbox } from './outbox/outbox.store';
+import { recordInInbox } from './outbox/outbox.sql';
 import type { UnitOfWork } from './unit-of-work';
 
 /**
@@ -12,7 +12,8 @@ export function publishSagaStepFailed(uow: UnitOfWork, service: string) {
     // Unreadable messages carry no saga to tell; a failed SagaStepFailed must not beget another.
     if (!message || message.type === SagaStepFailed.type) return;
     await uow.run(async (tx) => {
-      if (!(await recordInInbox(tx.manager, `${service}.dead-letters`, message.messageId, message.type))) return;
+      const [fresh] = await recordInInbox(tx.sql, `${service}.dead-letters`, [{ messageId: message.messageId, messageType: message.type }]);
+      if (!fresh) return;
       const payload: SagaStepFailed = {
         orderId: message.key,
         service,
@@ -21,7 +22,7 @@ export function publishSagaStepFailed(uow: UnitOfWork, service: string) {
         error: failure.error.slice(0, 2000),
         attempts: failure.attempts,
       };
-      await tx.send(createEnvelope({ type: SagaStepFailed.type, key: message.key, source: service, causedBy: message, payload }));
+      tx.send(createEnvelope({ type: SagaStepFailed.type, key: message.key, source: service, causedBy: message, payload }));
     });
   };
 }

@@ -7,6 +7,8 @@ import type { Envelope } from '@app/contracts';
 export interface OutgoingMessage {
   envelope: Envelope;
   routingKey: string;
+  /** The envelope as JSON, when it was already serialized (the outbox stores the same text). */
+  body?: string;
 }
 
 export interface Publisher {
@@ -49,7 +51,7 @@ export interface ConsumerSpec {
   prefetch: number;
 }
 
-export interface Subscription {
+export interface TransportSubscription {
   /** Stop taking new deliveries and wait for in-flight ones to finish. */
   close(): Promise<void>;
 }
@@ -73,7 +75,7 @@ export interface DeadLetterPage {
 export const MAX_DEAD_LETTER_POSITION = 10_000;
 
 export interface Transport extends Publisher {
-  subscribe(spec: ConsumerSpec, onDelivery: (delivery: InboundDelivery) => Promise<void>): Promise<Subscription>;
+  subscribe(spec: ConsumerSpec, onDelivery: (delivery: InboundDelivery) => Promise<void>): Promise<TransportSubscription>;
   /** The dead-letter queue of a consumer, oldest first: `limit` of them from position `offset`. */
   deadLetters(queue: string, page?: DeadLetterPage): Promise<DeadLetter[]>;
   /**

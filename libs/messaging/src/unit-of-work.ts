@@ -1,140 +1,104 @@
 import type { Envelope } from '@app/contracts';
-import type { DataSource, EntityManager } from 'typeorm';
-import { appendToOutbox, recordManyInInbox } from './outbox/outbox.store';
+import type { SqlDatabase, SqlSession } from '@app/persistence';
+import { appendToOutbox, forgetInInbox, recordInInbox, type OutboxRow } from './outbox/outbox.sql';
 
 /** What a handler or a command gets inside its transaction. */
 export interface Tx {
-  readonly manager: EntityManager;
-  /** Adds messages to the outbox; they are published only if the transaction commits. */
-  send(...messages: Envelope[]): Promise<void>;
+  readonly sql: SqlSession;
+  /** Adds messages to the outbox: written in this transaction, published after its commit. */
+  send(...messages: Envelope[]): void;
 }
 
-export interface RelaySignal {
-  wake(): void;
+/** Where committed outbox rows go at once (the dispatcher). */
+export interface Dispatch {
+  dispatch(rows: OutboxRow[]): void;
 }
 
-export interface UnitOfWorkOptions {
-  /**
-   * How many handled messages may share one transaction (1 = a transaction each). Messages that
-   * arrive while a transaction is committing wait for the next one, which takes all of them up
-   * to this many: at a trickle each message still commits alone and at once; under load the
-   * commits, inbox inserts and outbox inserts are shared.
-   */
-  maxBatch: number;
-}
+export type Outcome = 'handled' | 'duplicate';
 
-type Outcome = 'handled' | 'duplicate';
+/** What a batch handler says of one message of its batch. */
+export type MessageResult = { ok: true } | { ok: false; error: unknown };
 
-interface Handled {
-  consumer: string;
-  message: Envelope;
-  work: (tx: Tx) => Promise<void>;
-}
+export const handled: MessageResult = { ok: true };
+export const failed = (error: unknown): MessageResult => ({ ok: false, error });
 
-interface Pending extends Handled {
-  resolve(outcome: Outcome): void;
-  reject(error: unknown): void;
+/** A message of a batch that failed: nothing of it committed, the others did. */
+export class MessageFailed {
+  constructor(readonly error: unknown) {}
 }
 
 /**
- * The transaction seam, which also reaches the outbox and the inbox. `handle` is the one
- * shape of every message handler: inbox (a duplicate ends here), load, decide, save, outbox,
- * all in one commit; the consumer acks only after it returns.
+ * The transaction seam, which also reaches the outbox and the inbox.
  *
- * Handled messages are batched (see UnitOfWorkOptions): one transaction records every message
- * of the batch in the inbox, runs their work one after the other, writes their outgoing
- * messages, and commits once; each message's promise settles after that commit. If any of them
- * fails (or the commit does), nothing of the batch is kept and each message runs again in a
- * transaction of its own, so one bad message fails alone and the others are not held back.
+ * `handleBatch` is the shape of every message handler: in one transaction, record the batch's
+ * messages in the inbox (a duplicate ends there), run the handler's set-based work, write its
+ * outgoing messages to the outbox; commit; then hand the rows to the dispatcher, and only then
+ * answer, so the consumer acks after the commit. A message the handler reports failed has its
+ * inbox record taken back in the same transaction (its retry must not look like a duplicate).
+ * If the work or the commit throws, nothing is kept and each message runs again alone, so one
+ * bad message fails by itself.
  */
 export class UnitOfWork {
-  private readonly queue: Pending[] = [];
-  private committing = false;
-  private readonly maxBatch: number;
-
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly relay: RelaySignal,
-    options: UnitOfWorkOptions = { maxBatch: 1 },
-  ) {
-    this.maxBatch = Math.max(1, Math.floor(options.maxBatch));
+    private readonly db: SqlDatabase,
+    private readonly dispatcher: Dispatch,
+  ) {}
+
+  get dialect() {
+    return this.db.dialect;
   }
 
   async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    const outgoing: Envelope[] = [];
-    const result = await this.dataSource.transaction(async (manager) => {
-      const tx: Tx = {
-        manager,
-        send: async (...messages) => void outgoing.push(...messages),
-      };
-      const value = await work(tx);
-      // One multi-row insert for everything the work sent, still inside its transaction.
-      await appendToOutbox(manager, outgoing);
-      return value;
+    let rows: OutboxRow[] = [];
+    const value = await this.db.transaction(async (sql) => {
+      const outgoing: Envelope[] = [];
+      const result = await work({ sql, send: (...messages) => void outgoing.push(...messages) });
+      rows = await appendToOutbox(sql, outgoing);
+      return result;
     });
-    // Committed: publish now rather than at the next sweep.
-    if (outgoing.length > 0) this.relay.wake();
-    return result;
+    // Committed: published now, from memory, rather than at the next sweep.
+    this.dispatcher.dispatch(rows);
+    return value;
   }
 
-  handle(consumer: string, message: Envelope, work: (tx: Tx) => Promise<void>): Promise<Outcome> {
-    // Unbatched: every message its own transaction, concurrently.
-    if (this.maxBatch === 1) return this.runBatch([{ consumer, message, work }]).then(([outcome]) => outcome);
-    return new Promise<Outcome>((resolve, reject) => {
-      this.queue.push({ consumer, message, work, resolve, reject });
-      this.next();
-    });
-  }
-
-  /** Starts the next batch unless one is committing (it starts the next when it is done). */
-  private next(): void {
-    if (this.committing || this.queue.length === 0) return;
-    this.committing = true;
-    const batch = this.queue.splice(0, this.maxBatch);
-    void this.commitBatch(batch).finally(() => {
-      this.committing = false;
-      this.next();
-    });
-  }
-
-  private async commitBatch(batch: Pending[]): Promise<void> {
-    let outcomes: Outcome[];
+  async handleBatch<M extends Envelope>(
+    consumer: string,
+    messages: M[],
+    work: (tx: Tx, fresh: M[]) => Promise<MessageResult[]>,
+  ): Promise<Array<Outcome | MessageFailed>> {
     try {
-      outcomes = await this.runBatch(batch);
+      return await this.attempt(consumer, messages, work);
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0].reject(error);
-        return;
-      }
+      if (messages.length === 1) return [new MessageFailed(error)];
       // Nothing of the batch was kept: each one alone, so that only the failing one fails.
-      for (const item of batch) {
-        await this.runBatch([item]).then(
-          ([outcome]) => item.resolve(outcome),
-          (e: unknown) => item.reject(e),
-        );
-      }
-      return;
+      const out: Array<Outcome | MessageFailed> = [];
+      for (const m of messages) out.push(...(await this.attempt(consumer, [m], work).catch((e: unknown) => [new MessageFailed(e)])));
+      return out;
     }
-    batch.forEach((item, i) => item.resolve(outcomes[i]));
   }
 
-  private runBatch(batch: Handled[]): Promise<Outcome[]> {
+  private attempt<M extends Envelope>(consumer: string, messages: M[], work: (tx: Tx, fresh: M[]) => Promise<MessageResult[]>) {
     return this.run(async (tx) => {
-      const fresh = await recordManyInInbox(
-        tx.manager,
-        batch.map((b) => ({ consumer: b.consumer, messageId: b.message.messageId, messageType: b.message.type })),
+      const isFresh = await recordInInbox(
+        tx.sql,
+        consumer,
+        messages.map((m) => ({ messageId: m.messageId, messageType: m.type })),
       );
-      const outcomes: Outcome[] = [];
-      for (const [i, item] of batch.entries()) {
-        // A duplicate (already handled, or twice in this batch) has no second effect.
-        if (!fresh[i]) {
-          outcomes.push('duplicate');
-          continue;
-        }
-        await item.work(tx);
-        outcomes.push('handled');
-      }
-      return outcomes;
+      const fresh = messages.filter((_, i) => isFresh[i]);
+      const results = fresh.length ? await work(tx, fresh) : [];
+      if (results.length !== fresh.length) throw new Error(`the handler answered ${results.length} results for ${fresh.length} messages`);
+      const failures = new Map(fresh.map((m, i) => [m, results[i]] as const).filter(([, r]) => !r.ok));
+      await forgetInInbox(
+        tx.sql,
+        consumer,
+        [...failures.keys()].map((m) => m.messageId),
+      );
+      let next = 0;
+      return messages.map((_, i): Outcome | MessageFailed => {
+        if (!isFresh[i]) return 'duplicate';
+        const r = results[next++];
+        return r.ok ? 'handled' : new MessageFailed(r.error);
+      });
     });
   }
 }

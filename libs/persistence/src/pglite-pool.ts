@@ -45,14 +45,35 @@ function toPgResult(r: Results | undefined, sql: string): PgResult {
   return { rows: r?.rows ?? [], rowCount: r?.affectedRows ?? r?.rows.length ?? 0, command, fields: r?.fields ?? [] };
 }
 
+/**
+ * What every embedded database of this process has run, for the benchmark: statements, and
+ * commits (explicit, or a statement's own implicit transaction), as pg_stat_statements and
+ * pg_stat_database count them on a server.
+ */
+export const pgliteCounters = { statements: 0, commits: 0 };
+
 class PgliteClient extends EventEmitter {
+  private inTransaction = false;
+
   constructor(private readonly db: PGlite) {
     super();
+  }
+
+  private count(text: string): void {
+    pgliteCounters.statements++;
+    const command = (/^\s*(\w+)/.exec(text)?.[1] ?? '').toUpperCase();
+    if (command === 'BEGIN' || command === 'START') this.inTransaction = true;
+    else if (command === 'COMMIT' || command === 'END') {
+      this.inTransaction = false;
+      pgliteCounters.commits++;
+    } else if (command === 'ROLLBACK') this.inTransaction = false;
+    else if (!this.inTransaction) pgliteCounters.commits++;
   }
 
   async query(sql: string | { text: string; values?: unknown[] }, params?: unknown[]): Promise<PgResult> {
     const text = typeof sql === 'string' ? sql : sql.text;
     const values = typeof sql === 'string' ? params : sql.values;
+    this.count(text);
     if (values && values.length > 0) return toPgResult(await this.db.query(text, values), text);
     // Parameterless text may hold several statements (migrations): run them all, answer with the last.
     const results = await this.db.exec(text);

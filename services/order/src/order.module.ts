@@ -12,6 +12,7 @@ import { PlaceOrder } from './orders/place-order/place-order';
 import { PlaceOrderHttp } from './orders/place-order/place-order.http';
 import { DemoCatalogSeed } from './products/demo-catalog.seed';
 import { ProductEntity } from './products/product.entity';
+import { PriceCache } from './products/price-cache';
 import { ProductsHttp } from './products/products.http';
 import { OrderDeadlineScheduler } from './saga/order-saga.deadline';
 import { OrderSagaHandlers, SERVICE } from './saga/order-saga.handlers';
@@ -38,6 +39,7 @@ export class OrderModule {
         OrderSagaHandlers,
         OrderDeadlineScheduler,
         PlaceOrder,
+        PriceCache,
         DemoCatalogSeed,
       ],
     };

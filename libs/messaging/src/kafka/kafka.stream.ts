@@ -157,8 +157,8 @@ export class KafkaEventStream implements EventStream {
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     const byTopic = new Map<string, TopicMessages>();
-    for (const { envelope } of messages) {
-      const { topic, record } = streamRecordOf(envelope);
+    for (const { envelope, body } of messages) {
+      const { topic, record } = streamRecordOf(envelope, body);
       let entry = byTopic.get(topic);
       if (!entry) byTopic.set(topic, (entry = { topic, messages: [] }));
       entry.messages.push(record);

@@ -5,7 +5,7 @@ import {
   type FailureInfo,
   type InboundDelivery,
   type OutgoingMessage,
-  type Subscription,
+  type TransportSubscription,
   type Transport,
   type DeadLetterPage,
   MAX_DEAD_LETTER_POSITION,
@@ -53,6 +53,8 @@ export class InMemoryTransport implements Transport {
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
   private held: OutgoingMessage[] | null;
+  /** What went through the bus (for the benchmark): messages published, and copies queued for consumers. */
+  readonly stats = { published: 0, queued: 0 };
 
   constructor(private readonly options: InMemoryTransportOptions = {}) {
     this.held = options.startHeld ? [] : null;
@@ -86,18 +88,20 @@ export class InMemoryTransport implements Transport {
       return;
     }
     const copies = this.options.duplicateDelivery ? 2 : 1;
+    this.stats.published += messages.length;
     for (const m of messages) {
-      const body = JSON.stringify(m.envelope);
+      const body = m.body ?? JSON.stringify(m.envelope);
       const headers = { 'message-id': m.envelope.messageId, 'message-type': m.envelope.type };
       for (const q of this.queues.values()) {
         if (!q.bindings.some((b) => topicMatches(b, m.routingKey))) continue;
         for (let i = 0; i < copies; i++) q.ready.push({ body, routingKey: m.routingKey, headers: { ...headers }, deliveryCount: 1 });
+        this.stats.queued += copies;
         this.schedulePump(q);
       }
     }
   }
 
-  async subscribe(spec: ConsumerSpec, onDelivery: (d: InboundDelivery) => Promise<void>): Promise<Subscription> {
+  async subscribe(spec: ConsumerSpec, onDelivery: (d: InboundDelivery) => Promise<void>): Promise<TransportSubscription> {
     this.declareQueue(spec.queue, spec.bindings);
     const q = this.queues.get(spec.queue)!;
     if (q.consumer && !q.consumer.closing) throw new Error(`queue ${spec.queue} already has a consumer`);

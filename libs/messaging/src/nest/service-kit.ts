@@ -1,15 +1,18 @@
 import type { Provider, Type } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { openDataSource, type DatabaseConfig } from '@app/persistence';
+import { openDataSource, sqlDatabaseOf, type DatabaseConfig, type SqlDatabase } from '@app/persistence';
 import { ADMIN_TOKEN, CLOCK, createLogger, Lifecycle, READINESS_PROBES, systemClock, type Clock, type Logger, type ReadinessProbe } from '@app/platform';
-import { MessageConsumer, type HandlerRegistration } from '../consumer';
+import { MessageBatcher } from '../batcher';
+import { MessageConsumer } from '../consumer';
 import { publishSagaStepFailed } from '../dead-letter-hook';
-import { OutboxRelay, defaultRelayOptions } from '../outbox/outbox-relay';
+import type { BatchHandler } from '../handler';
+import { OutboxDispatcher, defaultDispatcherOptions, type DispatchChannel } from '../outbox/outbox-dispatcher';
 import { defaultRecoverability, type RecoverabilityOptions } from '../recoverability';
 import { TRANSPORT, type Transport } from '../transport';
 import { UnitOfWork } from '../unit-of-work';
 import { MessagingTables1763769600000 } from '../messaging-tables.migration';
 import { OutboxStreamChannel1763769600005 } from '../outbox-stream-channel.migration';
+import { OutboxDispatch1764547200000 } from '../outbox-dispatch.migration';
 import { EVENT_STREAM, type EventStream } from '../stream/stream';
 import { DEAD_LETTER_QUEUE } from './dead-letters.http';
 import { MessagingRuntime, MESSAGING_RUNTIME } from './messaging.runtime';
@@ -23,22 +26,20 @@ export interface ServiceInfrastructure {
   recoverability?: RecoverabilityOptions;
   clock?: Clock;
   runMigrations?: boolean;
-  /** Deliveries a consumer may hold unacked (default 128). */
+  /** Deliveries a consumer may hold unacked (default 256). */
   prefetch?: number;
-  /** Messages that may share one handler transaction (default 64; 1 = one each). */
+  /** Messages that may share one handler transaction (default 128; 1 = one each). */
   handlerBatch?: number;
-}
-
-/** A service's message handlers, as the consumer pipeline needs them. */
-export interface MessageHandlers {
-  registrations(): HandlerRegistration[];
+  /** Handler transactions of one consumer at once (default 2). */
+  handlerConcurrency?: number;
 }
 
 export const LOGGER = Symbol('LOGGER');
-export const STREAM_RELAY = Symbol('STREAM_RELAY');
+/** The service's SQL seam (libs/persistence/src/sql-database.ts) over its data source. */
+export const SQL_DATABASE = Symbol('SQL_DATABASE');
 
 /** Outbox and inbox tables, first in every service's migrations. */
-export const messagingMigrations = [MessagingTables1763769600000, OutboxStreamChannel1763769600005];
+export const messagingMigrations = [MessagingTables1763769600000, OutboxStreamChannel1763769600005, OutboxDispatch1764547200000];
 
 export interface ServiceKitOptions {
   service: string;
@@ -49,11 +50,8 @@ export interface ServiceKitOptions {
   /** The service's own migrations; the outbox/inbox ones are added before them. */
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM takes migration classes as Function
   migrations: Function[];
-  /** The class holding the service's handlers; it must be among the module's providers. */
-  handlers?: Type<MessageHandlers>;
-  /** Receive every event (binding `#`) instead of the handlers' bindings. */
-  catchAll?: Type<{ handleAny(message: never): Promise<void> }>;
-  prefetch?: number;
+  /** The class holding the service's batch handler; it must be among the module's providers. */
+  handlers?: Type<BatchHandler>;
   /** Publish SagaStepFailed when a message is dead-lettered (every saga participant does). */
   sagaDeadLetters?: boolean;
   /**
@@ -71,9 +69,10 @@ class DataSourceCloser {
 }
 
 /**
- * The providers every service has: logger, data source (migrated), unit of work, outbox relay,
- * consumer runtime, clock, admin token and readiness probes. A service's module spreads these
- * next to its own feature providers, and lists HealthController and DeadLettersController.
+ * The providers every service has: logger, data source (migrated) and its SQL seam, unit of
+ * work, outbox dispatcher, consumer runtime, clock, admin token and readiness probes. A
+ * service's module spreads these next to its own feature providers, and lists
+ * HealthController and DeadLettersController.
  */
 export function serviceKit(options: ServiceKitOptions): Provider[] {
   const { infrastructure: infra, service } = options;
@@ -97,40 +96,21 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
         }),
     },
     { provide: DataSourceCloser, useFactory: (ds: DataSource) => new DataSourceCloser(ds), inject: [DataSource] },
+    { provide: SQL_DATABASE, useFactory: (ds: DataSource) => sqlDatabaseOf(ds), inject: [DataSource] },
     { provide: EVENT_STREAM, useValue: infra.stream ?? null },
     {
-      provide: OutboxRelay,
-      useFactory: (ds: DataSource, logger: Logger) =>
-        new OutboxRelay(ds, infra.transport, logger.child({ component: 'outbox-relay' }), {
-          service,
-          ...defaultRelayOptions,
-          channel: 'bus',
-          cleanupChannels: infra.stream ? ['bus', 'stream'] : ['bus'],
-        }),
-      inject: [DataSource, LOGGER],
-    },
-    {
-      provide: STREAM_RELAY,
-      useFactory: (ds: DataSource, logger: Logger) =>
-        infra.stream
-          ? new OutboxRelay(ds, infra.stream, logger.child({ component: 'outbox-stream-relay' }), { service, ...defaultRelayOptions, channel: 'stream' })
-          : null,
-      inject: [DataSource, LOGGER],
+      provide: OutboxDispatcher,
+      useFactory: (db: SqlDatabase, logger: Logger) => {
+        const channels: DispatchChannel[] = [{ name: 'bus', publisher: infra.transport, pipeline: 64 }];
+        if (infra.stream) channels.push({ name: 'stream', publisher: infra.stream, pipeline: 1 });
+        return new OutboxDispatcher(db, logger.child({ component: 'outbox' }), { service, ...defaultDispatcherOptions, channels });
+      },
+      inject: [SQL_DATABASE, LOGGER],
     },
     {
       provide: UnitOfWork,
-      useFactory: (ds: DataSource, bus: OutboxRelay, stream: OutboxRelay | null) =>
-        new UnitOfWork(
-          ds,
-          {
-            wake: () => {
-              bus.wake();
-              stream?.wake();
-            },
-          },
-          { maxBatch: infra.handlerBatch ?? 64 },
-        ),
-      inject: [DataSource, OutboxRelay, STREAM_RELAY],
+      useFactory: (db: SqlDatabase, dispatcher: OutboxDispatcher) => new UnitOfWork(db, dispatcher),
+      inject: [SQL_DATABASE, OutboxDispatcher],
     },
     {
       provide: READINESS_PROBES,
@@ -157,38 +137,25 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
     },
     {
       provide: MESSAGING_RUNTIME,
-      useFactory: (
-        relay: OutboxRelay,
-        streamRelay: OutboxRelay | null,
-        logger: Logger,
-        uow: UnitOfWork,
-        handlers?: MessageHandlers,
-        catchAll?: { handleAny(m: never): Promise<void> },
-      ) => {
+      useFactory: (dispatcher: OutboxDispatcher, logger: Logger, uow: UnitOfWork, handlers?: BatchHandler) => {
         const consumers: MessageConsumer[] = [];
-        if (handlers || catchAll) {
+        if (handlers) {
+          const batcher = new MessageBatcher(uow, service, handlers, { maxBatch: infra.handlerBatch ?? 128, concurrency: infra.handlerConcurrency ?? 2 });
           consumers.push(
             new MessageConsumer(infra.transport, logger.child({ component: 'consumer' }), {
               service,
               queue: service,
-              prefetch: options.prefetch ?? infra.prefetch ?? 128,
-              handlers: handlers?.registrations() ?? [],
-              catchAll: catchAll ? (m) => catchAll.handleAny(m as never) : undefined,
+              prefetch: infra.prefetch ?? 256,
+              subscriptions: handlers.subscriptions,
+              handle: (message, { retry }) => batcher.submit(message, { alone: retry }),
               recoverability,
               onDeadLetter: options.sagaDeadLetters ? publishSagaStepFailed(uow, service) : undefined,
             }),
           );
         }
-        return new MessagingRuntime(streamRelay ? [relay, streamRelay] : [relay], consumers, logger);
+        return new MessagingRuntime(dispatcher, consumers, logger);
       },
-      inject: [
-        OutboxRelay,
-        STREAM_RELAY,
-        LOGGER,
-        UnitOfWork,
-        ...(options.handlers ? [options.handlers] : [{ token: 'NO_HANDLERS', optional: true }]),
-        ...(options.catchAll ? [options.catchAll] : []),
-      ],
+      inject: [OutboxDispatcher, LOGGER, UnitOfWork, ...(options.handlers ? [options.handlers] : [{ token: 'NO_HANDLERS', optional: true }])],
     },
   ];
 }

@@ -1,13 +1,14 @@
 import { createEnvelope, type Envelope } from '@app/contracts';
-import { openDataSource } from '@app/persistence';
+import { openDataSource, sqlDatabaseOf, type SqlDatabase } from '@app/persistence';
 import { createLogger, sleep } from '@app/platform';
-import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { createTestDatabase } from '../../../../test/support/postgres';
 import { until } from '../../../../test/support/wait';
-import { MessagingTables1763769600000 } from '../messaging-tables.migration';
+import { failed, handled, type MessageResult } from '../handler';
+import { messagingMigrations } from '../nest/service-kit';
 import type { OutgoingMessage, Publisher } from '../transport';
-import { UnitOfWork } from '../unit-of-work';
-import { OutboxRelay } from './outbox-relay';
+import { MessageFailed, UnitOfWork, type Tx } from '../unit-of-work';
+import { OutboxDispatcher, defaultDispatcherOptions, type OutboxDispatcherOptions } from './outbox-dispatcher';
 
 class EffectsTable1700000000000 implements MigrationInterface {
   name = 'EffectsTable1700000000000';
@@ -19,11 +20,16 @@ class EffectsTable1700000000000 implements MigrationInterface {
   }
 }
 
+/** A broker double for one channel: records, fails, is slow, or never answers, as told. */
 class RecordingPublisher implements Publisher {
   published: OutgoingMessage[] = [];
   failing = false;
+  hanging = false;
   delayMs = 0;
+  calls = 0;
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    this.calls++;
+    if (this.hanging) await new Promise(() => undefined);
     if (this.delayMs) await sleep(this.delayMs);
     if (this.failing) throw new Error('broker unreachable');
     this.published.push(...messages);
@@ -33,229 +39,303 @@ class RecordingPublisher implements Publisher {
 const logger = createLogger({ service: 'outbox-it' });
 const orderId = 'b8f7c3f0-4a53-4e57-9d1e-1c2a9a0e6f10';
 const msg = (n: number, key = orderId): Envelope => createEnvelope({ type: 'OrderPlaced', key, source: 'order', payload: { n } });
-const relayOptions = { service: 'order', batchSize: 50, sweepIntervalMs: 100, retentionMs: 60_000 };
 
-describe('outbox and inbox on PostgreSQL', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+describe('outbox dispatcher and inbox on PostgreSQL', () => {
+  let dbInfo: Awaited<ReturnType<typeof createTestDatabase>>;
   let ds: DataSource;
+  let db: SqlDatabase;
+  const running: OutboxDispatcher[] = [];
+
+  const dispatcher = (bus: Publisher, stream: Publisher, options: Partial<OutboxDispatcherOptions> = {}, on = db) => {
+    const d = new OutboxDispatcher(on, logger, {
+      service: 'order',
+      ...defaultDispatcherOptions,
+      sweepIntervalMs: 50,
+      sweepAfterMs: 300,
+      partialAfterMs: 200,
+      stopTimeoutMs: 200,
+      channels: [
+        { name: 'bus', publisher: bus, pipeline: 16 },
+        { name: 'stream', publisher: stream, pipeline: 1 },
+      ],
+      ...options,
+    });
+    d.start();
+    running.push(d);
+    return d;
+  };
+  const rows = async () => Number((await ds.query('SELECT count(*)::int AS n FROM outbox_messages'))[0].n);
+  const effects = async () => Number((await ds.query('SELECT count(*)::int AS n FROM effects'))[0].n);
+  const effect = (tx: Tx, m: Envelope) => tx.sql.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
+    dbInfo = await createTestDatabase();
     ds = await openDataSource({
-      database: { kind: 'postgres', url: db.url },
+      database: { kind: 'postgres', url: dbInfo.url },
       entities: [],
-      migrations: [MessagingTables1763769600000, EffectsTable1700000000000],
+      migrations: [...messagingMigrations, EffectsTable1700000000000],
     });
+    db = sqlDatabaseOf(ds);
   });
   afterAll(async () => {
     await ds?.destroy();
-    await db?.drop();
+    await dbInfo?.drop();
   });
   beforeEach(async () => {
     await ds.query('TRUNCATE outbox_messages, inbox_messages, effects');
   });
+  afterEach(async () => {
+    for (const d of running.splice(0)) await d.stop();
+  });
 
-  const unpublished = async () => Number((await ds.query('SELECT count(*)::int AS n FROM outbox_messages WHERE published_at IS NULL'))[0].n);
-
-  it('publishes committed messages right after commit, in commit order, and marks them only after the broker confirmed', async () => {
-    const publisher = new RecordingPublisher();
-    const relay = new OutboxRelay(ds, publisher, logger, { ...relayOptions, sweepIntervalMs: 60_000 });
-    relay.start();
-    const uow = new UnitOfWork(ds, relay);
-    const sent: string[] = [];
-    for (let i = 0; i < 30; i++) {
-      const m = msg(i);
-      sent.push(m.messageId);
-      await uow.run((tx) => tx.send(m));
-    }
-    // The sweeper is a minute away: only the wake-up at commit can have published these.
+  it('publishes committed messages from memory right after the commit, in commit order, on both channels, then deletes them', async () => {
+    const bus = new RecordingPublisher();
+    const stream = new RecordingPublisher();
+    const uow = new UnitOfWork(db, dispatcher(bus, stream));
+    const sent = [msg(1), msg(2), msg(3)];
+    for (const m of sent) await uow.run(async (tx) => tx.send(m));
     await until(
-      () => publisher.published.length,
-      (n) => n === 30,
+      () => rows(),
+      (n) => n === 0,
       5000,
-      'publish after commit',
+      'every row deleted',
     );
-    expect(publisher.published.map((p) => p.envelope.messageId)).toEqual(sent);
-    expect(publisher.published[0].routingKey).toBe('order.order-placed');
-    expect(await unpublished()).toBe(0);
-    await relay.stop();
+    for (const p of [bus, stream]) expect(p.published.map((x) => x.envelope.messageId)).toEqual(sent.map((m) => m.messageId));
+    // Serialized once, at the commit: the published body is the text the outbox stored.
+    expect(JSON.parse(bus.published[0].body!)).toEqual(sent[0]);
   });
 
   it('sends nothing when the transaction rolls back', async () => {
-    const publisher = new RecordingPublisher();
-    const relay = new OutboxRelay(ds, publisher, logger, relayOptions);
-    const uow = new UnitOfWork(ds, relay);
+    const bus = new RecordingPublisher();
+    const uow = new UnitOfWork(db, dispatcher(bus, new RecordingPublisher()));
     await expect(
       uow.run(async (tx) => {
-        await tx.send(msg(1));
-        throw new Error('business failure');
+        tx.send(msg(1));
+        throw new Error('handler failed');
       }),
-    ).rejects.toThrow('business failure');
-    expect(Number((await ds.query('SELECT count(*)::int AS n FROM outbox_messages'))[0].n)).toBe(0);
+    ).rejects.toThrow('handler failed');
+    await sleep(400);
+    expect(bus.published).toHaveLength(0);
+    expect(await rows()).toBe(0);
   });
 
-  it('keeps rows while the broker is down and the sweeper sends them when it is back', async () => {
-    const publisher = new RecordingPublisher();
-    publisher.failing = true;
-    const relay = new OutboxRelay(ds, publisher, logger, relayOptions);
-    relay.start();
-    const uow = new UnitOfWork(ds, relay);
-    for (let i = 0; i < 5; i++) await uow.run((tx) => tx.send(msg(i)));
-    await sleep(300);
-    expect(await unpublished()).toBe(5);
-    publisher.failing = false;
+  it('a stream publisher that never answers holds up only the stream: the bus still sends within 100 ms', async () => {
+    const bus = new RecordingPublisher();
+    const stream = new RecordingPublisher();
+    stream.hanging = true;
+    const uow = new UnitOfWork(db, dispatcher(bus, stream));
+    for (let i = 0; i < 20; i++) {
+      const m = msg(i);
+      const committed = Date.now();
+      await uow.run(async (tx) => tx.send(m));
+      await until(() => bus.published.some((p) => p.envelope.messageId === m.messageId), Boolean, 100, `message ${i} on the bus within 100 ms of its commit`);
+      expect(Date.now() - committed).toBeLessThan(100);
+    }
+    // What the bus has sent is written down, so that nobody sends it there again; the stream owes them all.
     await until(
-      () => publisher.published.length,
-      (n) => n === 5,
-      10_000,
-      'publish after recovery',
-    );
-    expect(await unpublished()).toBe(0);
-    await relay.stop();
-  });
-
-  it('re-sends rows that a crashed relay left unmarked (a new relay instance picks them up)', async () => {
-    const uow = new UnitOfWork(ds, { wake: () => {} });
-    for (let i = 0; i < 3; i++) await uow.run((tx) => tx.send(msg(i)));
-    // No relay ran: as if the process died between commit and publish.
-    const publisher = new RecordingPublisher();
-    const relay = new OutboxRelay(ds, publisher, logger, relayOptions);
-    relay.start();
-    await until(
-      () => publisher.published.length,
-      (n) => n === 3,
+      async () => Number((await ds.query('SELECT count(*)::int AS n FROM outbox_messages WHERE published_at IS NOT NULL AND streamed_at IS NULL'))[0].n),
+      (n) => n === 20,
       5000,
-      'sweep after restart',
+      'the bus sends written down',
     );
-    await relay.stop();
   });
 
-  it('gives a redelivered message no second effect (inbox in the same transaction)', async () => {
-    const uow = new UnitOfWork(ds, { wake: () => {} });
-    const m = msg(1);
-    const effect = (tx: { manager: { query: (s: string, p: unknown[]) => Promise<unknown> } }) =>
-      tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
-    expect(await uow.handle('payment', m, async (tx) => void (await effect(tx)))).toBe('handled');
-    expect(await uow.handle('payment', m, async (tx) => void (await effect(tx)))).toBe('duplicate');
-    // Another consumer of the same message is not a duplicate.
-    expect(await uow.handle('inventory', m, async (tx) => void (await effect(tx)))).toBe('handled');
-    expect(Number((await ds.query('SELECT count(*)::int AS n FROM effects'))[0].n)).toBe(2);
-  });
-
-  it('gives concurrent duplicate deliveries exactly one effect', async () => {
-    const uow = new UnitOfWork(ds, { wake: () => {} });
-    const m = msg(7);
-    const results = await Promise.allSettled(
-      Array.from({ length: 8 }, () =>
-        uow.handle('payment', m, async (tx) => {
-          await tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
-          await tx.send(msg(100));
-        }),
-      ),
+  it('a bus that never confirms leaves the stream flowing', async () => {
+    const bus = new RecordingPublisher();
+    bus.hanging = true;
+    const stream = new RecordingPublisher();
+    const uow = new UnitOfWork(db, dispatcher(bus, stream));
+    for (let i = 0; i < 10; i++) await uow.run(async (tx) => tx.send(msg(i)));
+    await until(
+      () => stream.published.length,
+      (n) => n === 10,
+      2000,
+      'the stream to send all ten',
     );
-    const handled = results.filter((r) => r.status === 'fulfilled' && r.value === 'handled').length;
-    expect(handled).toBe(1);
-    expect(Number((await ds.query('SELECT count(*)::int AS n FROM effects'))[0].n)).toBe(1);
-    expect(Number((await ds.query('SELECT count(*)::int AS n FROM outbox_messages'))[0].n)).toBe(1);
   });
 
-  it('a failed handler leaves no inbox record, so its retry is not taken for a duplicate', async () => {
-    const uow = new UnitOfWork(ds, { wake: () => {} });
-    const m = msg(3);
-    await expect(
-      uow.handle('payment', m, async () => {
-        throw new Error('transient');
-      }),
-    ).rejects.toThrow('transient');
-    expect(await uow.handle('payment', m, async () => {})).toBe('handled');
+  it('keeps rows while a broker is down, and sends its backlog in order before new rows once it is back', async () => {
+    const bus = new RecordingPublisher();
+    const stream = new RecordingPublisher();
+    stream.failing = true;
+    const uow = new UnitOfWork(db, dispatcher(bus, stream));
+    const sent: Envelope[] = [];
+    for (let i = 0; i < 5; i++) {
+      const m = msg(i);
+      sent.push(m);
+      await uow.run(async (tx) => tx.send(m));
+    }
+    await until(
+      () => bus.published.length,
+      (n) => n === 5,
+      2000,
+      'the bus to send',
+    );
+    await sleep(300);
+    expect(await rows()).toBe(5);
+    stream.failing = false;
+    await until(
+      () => rows(),
+      (n) => n === 0,
+      5000,
+      'the sweeper to send the stream backlog',
+    );
+    const more = msg(99);
+    await uow.run(async (tx) => tx.send(more));
+    await until(
+      () => stream.published.length,
+      (n) => n === 6,
+      2000,
+      'the new row on the stream',
+    );
+    expect(stream.published.map((p) => p.envelope.messageId)).toEqual([...sent, more].map((m) => m.messageId));
   });
 
-  describe('batched (several messages per transaction)', () => {
-    const effects = async () => Number((await ds.query('SELECT count(*)::int AS n FROM effects'))[0].n);
-    const count = async (table: string) => Number((await ds.query(`SELECT count(*)::int AS n FROM ${table}`))[0].n);
-    const work =
-      (m: Envelope, fail = false) =>
-      async (tx: { manager: EntityManager; send: (...m: Envelope[]) => Promise<void> }) => {
-        await tx.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [m.messageId]);
-        await tx.send(msg(1000));
-        if (fail) throw new Error(`handler failed for ${m.messageId}`);
+  it('re-sends what a process that died between commit and publish (or publish and delete) left behind', async () => {
+    // The rows a crashed process committed: in the table, in nobody's memory.
+    await ds.query(
+      `INSERT INTO outbox_messages (message_id, type, routing_key, msg_key, envelope) SELECT m, 'OrderPlaced', 'order.order-placed', $1, jsonb_build_object('messageId', m)
+         FROM unnest($2::text[]) AS m`,
+      [orderId, ['left-1', 'left-2', 'left-3']],
+    );
+    await ds.query("UPDATE outbox_messages SET created_at = now() - interval '1 hour'");
+    const bus = new RecordingPublisher();
+    const stream = new RecordingPublisher();
+    dispatcher(bus, stream);
+    await until(
+      () => rows(),
+      (n) => n === 0,
+      5000,
+      'the sweeper to send and delete them',
+    );
+    for (const p of [bus, stream]) expect(p.published.map((x) => x.envelope.messageId)).toEqual(['left-1', 'left-2', 'left-3']);
+  });
+
+  it('two instances sweeping the same outbox send every left-behind row once per channel', async () => {
+    const ds2 = await openDataSource({ database: { kind: 'postgres', url: dbInfo.url }, entities: [], migrations: [], runMigrations: false });
+    try {
+      const ids = Array.from({ length: 300 }, (_, i) => `left-${String(i).padStart(3, '0')}`);
+      await ds.query(
+        `INSERT INTO outbox_messages (message_id, type, routing_key, msg_key, envelope, created_at)
+           SELECT m, 'OrderPlaced', 'order.order-placed', $1, jsonb_build_object('messageId', m), now() - interval '1 hour' FROM unnest($2::text[]) AS m`,
+        [orderId, ids],
+      );
+      const bus = new RecordingPublisher();
+      const stream = new RecordingPublisher();
+      bus.delayMs = 5;
+      dispatcher(bus, stream, { batchMax: 20 });
+      dispatcher(bus, stream, { batchMax: 20 }, sqlDatabaseOf(ds2));
+      await until(
+        () => rows(),
+        (n) => n === 0,
+        10_000,
+        'both sweepers to finish',
+      );
+      for (const p of [bus, stream]) expect(p.published.map((x) => x.envelope.messageId).sort()).toEqual(ids);
+    } finally {
+      for (const d of running.splice(0)) await d.stop();
+      await ds2.destroy();
+    }
+  });
+
+  describe('inbox and batches', () => {
+    const quiet = () => dispatcher(new RecordingPublisher(), new RecordingPublisher());
+
+    it('gives a redelivered message no second effect (inbox in the same transaction)', async () => {
+      const uow = new UnitOfWork(db, quiet());
+      const m = msg(1);
+      const work = async (tx: Tx, fresh: Envelope[]): Promise<MessageResult[]> => {
+        for (const f of fresh) await effect(tx, f);
+        return fresh.map(() => handled);
       };
-
-    it('shares one commit among messages that arrive together, each with its own inbox record and outbox row', async () => {
-      const uow = new UnitOfWork(ds, { wake: () => {} }, { maxBatch: 8 });
-      const transactions = jest.spyOn(ds, 'transaction');
-      const messages = Array.from({ length: 20 }, (_, i) => msg(i));
-      const outcomes = await Promise.all(messages.map((m) => uow.handle('payment', m, work(m))));
-      expect(outcomes.every((o) => o === 'handled')).toBe(true);
-      // The first message commits alone; the rest queue behind it and share transactions.
-      expect(transactions.mock.calls.length).toBeLessThanOrEqual(5);
-      transactions.mockRestore();
-      expect(await effects()).toBe(20);
-      expect(await count('inbox_messages')).toBe(20);
-      expect(await count('outbox_messages')).toBe(20);
+      expect(await uow.handleBatch('payment', [m], work)).toEqual(['handled']);
+      expect(await uow.handleBatch('payment', [m], work)).toEqual(['duplicate']);
+      expect(await effects()).toBe(1);
     });
 
-    it('a failing message fails alone: the others of its batch commit, its effects and inbox record do not', async () => {
-      const uow = new UnitOfWork(ds, { wake: () => {} }, { maxBatch: 8 });
-      const messages = Array.from({ length: 10 }, (_, i) => msg(i));
-      const results = await Promise.allSettled(messages.map((m, i) => uow.handle('payment', m, work(m, i === 6))));
-      expect(results.filter((r) => r.status === 'fulfilled').length).toBe(9);
-      expect(results[6]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: `handler failed for ${messages[6].messageId}` }) });
-      expect(await effects()).toBe(9);
-      expect(await count('outbox_messages')).toBe(9);
-      const inbox = await ds.query('SELECT message_id FROM inbox_messages');
-      expect(inbox.map((r: { message_id: string }) => r.message_id)).not.toContain(messages[6].messageId);
+    it('gives concurrent duplicate deliveries exactly one effect', async () => {
+      const uow = new UnitOfWork(db, quiet());
+      const m = msg(1);
+      const work = async (tx: Tx, fresh: Envelope[]): Promise<MessageResult[]> => {
+        for (const f of fresh) await effect(tx, f);
+        await sleep(20);
+        return fresh.map(() => handled);
+      };
+      const outcomes = (await Promise.all(Array.from({ length: 6 }, () => uow.handleBatch('payment', [m], work)))).flat();
+      expect(outcomes.filter((o) => o === 'handled')).toHaveLength(1);
+      expect(await effects()).toBe(1);
+    });
+
+    it('shares one transaction among a batch, each message with its own inbox record and outbox row', async () => {
+      const uow = new UnitOfWork(db, quiet());
+      const batch = [msg(1), msg(2), msg(3)];
+      let transactions = 0;
+      const outcomes = await uow.handleBatch('payment', batch, async (tx, fresh) => {
+        transactions++;
+        for (const f of fresh) {
+          await effect(tx, f);
+          tx.send(msg(100 + Number((f.payload as { n: number }).n)));
+        }
+        return fresh.map(() => handled);
+      });
+      expect(outcomes).toEqual(['handled', 'handled', 'handled']);
+      expect(transactions).toBe(1);
+      expect(Number((await ds.query("SELECT count(*)::int AS n FROM inbox_messages WHERE consumer = 'payment'"))[0].n)).toBe(3);
+    });
+
+    it('a message the handler reports failed fails alone: the others commit, its effects and inbox record do not', async () => {
+      const uow = new UnitOfWork(db, quiet());
+      const [a, bad, c] = [msg(1), msg(2), msg(3)];
+      const outcomes = await uow.handleBatch('payment', [a, bad, c], async (tx, fresh) => {
+        const results: MessageResult[] = [];
+        for (const f of fresh) {
+          if (f === bad) results.push(failed(new Error('no')));
+          else {
+            await effect(tx, f);
+            results.push(handled);
+          }
+        }
+        return results;
+      });
+      expect(outcomes[0]).toBe('handled');
+      expect(outcomes[1]).toBeInstanceOf(MessageFailed);
+      expect(outcomes[2]).toBe('handled');
+      expect(await effects()).toBe(2);
       // Its retry is not taken for a duplicate.
-      expect(await uow.handle('payment', messages[6], work(messages[6]))).toBe('handled');
+      const retry = await uow.handleBatch('payment', [bad], async (tx, fresh) => {
+        for (const f of fresh) await effect(tx, f);
+        return fresh.map(() => handled);
+      });
+      expect(retry).toEqual(['handled']);
+    });
+
+    it('a batch whose work throws runs again message by message, so only the bad one fails', async () => {
+      const uow = new UnitOfWork(db, quiet());
+      const [a, bad, c] = [msg(1), msg(2), msg(3)];
+      const outcomes = await uow.handleBatch('payment', [a, bad, c], async (tx, fresh) => {
+        for (const f of fresh) {
+          if (f === bad) throw new Error('poison');
+          await effect(tx, f);
+        }
+        return fresh.map(() => handled);
+      });
+      expect(outcomes[0]).toBe('handled');
+      expect(outcomes[1]).toBeInstanceOf(MessageFailed);
+      expect(outcomes[2]).toBe('handled');
+      expect(await effects()).toBe(2);
+      expect(Number((await ds.query("SELECT count(*)::int AS n FROM inbox_messages WHERE consumer = 'payment'"))[0].n)).toBe(2);
     });
 
     it('a message delivered twice into one batch, or handled before, has one effect', async () => {
-      const uow = new UnitOfWork(ds, { wake: () => {} }, { maxBatch: 8 });
-      const before = msg(50);
-      expect(await uow.handle('payment', before, work(before))).toBe('handled');
-      const twice = msg(51);
-      const outcomes = await Promise.all([before, twice, msg(52), twice, before].map((m) => uow.handle('payment', m, work(m))));
-      expect(outcomes.filter((o) => o === 'handled').length).toBe(2);
-      expect(outcomes.filter((o) => o === 'duplicate').length).toBe(3);
-      expect(await effects()).toBe(3);
+      const uow = new UnitOfWork(db, quiet());
+      const m = msg(1);
+      const work = async (tx: Tx, fresh: Envelope[]): Promise<MessageResult[]> => {
+        for (const f of fresh) await effect(tx, f);
+        return fresh.map(() => handled);
+      };
+      expect(await uow.handleBatch('payment', [m, m], work)).toEqual(['handled', 'duplicate']);
+      expect(await uow.handleBatch('payment', [m, msg(2)], work)).toEqual(['duplicate', 'handled']);
+      expect(await effects()).toBe(2);
     });
-  });
-
-  it('two relay instances of one service publish every row once, in commit order per order', async () => {
-    const ds2 = await openDataSource({ database: { kind: 'postgres', url: db.url }, entities: [], migrations: [], runMigrations: false });
-    const publisher = new RecordingPublisher();
-    publisher.delayMs = 2;
-    const relayA = new OutboxRelay(ds, publisher, logger, { ...relayOptions, batchSize: 7 });
-    const relayB = new OutboxRelay(ds2, publisher, logger, { ...relayOptions, batchSize: 7 });
-    relayA.start();
-    relayB.start();
-    const uowA = new UnitOfWork(ds, relayA);
-    const uowB = new UnitOfWork(ds2, relayB);
-    const orders = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333'];
-    const expected = new Map<string, string[]>(orders.map((o) => [o, []]));
-    const writes: Promise<void>[] = [];
-    for (let i = 0; i < 60; i++) {
-      const key = orders[i % 3];
-      const m = msg(i, key);
-      expected.get(key)!.push(m.messageId);
-      // Alternate writers; each order's messages are committed in sequence.
-      writes.push((i % 2 ? uowA : uowB).run((tx) => tx.send(m)));
-      if (i % 3 === 2) await Promise.all(writes.splice(0));
-    }
-    await Promise.all(writes);
-    await until(
-      () => publisher.published.length,
-      (n) => n >= 60,
-      10_000,
-      'all published',
-    );
-    await sleep(300);
-    expect(publisher.published).toHaveLength(60);
-    for (const o of orders) {
-      expect(publisher.published.filter((p) => p.envelope.key === o).map((p) => p.envelope.messageId)).toEqual(expected.get(o));
-    }
-    await relayA.stop();
-    await relayB.stop();
-    await ds2.destroy();
   });
 });

@@ -1,9 +1,9 @@
 import type { QueryRunner } from 'typeorm';
-import { transactionLockSql } from '@app/persistence';
 import { parsesAsTsql, postgresTokensIn } from '../../../../test/support/tsql';
 import { MessagingTables1763769600000 } from '../messaging-tables.migration';
+import { OutboxDispatch1764547200000 } from '../outbox-dispatch.migration';
 import { OutboxStreamChannel1763769600005 } from '../outbox-stream-channel.migration';
-import { outboxSql } from './outbox.store';
+import { outboxSql } from './outbox.sql';
 
 /**
  * SQL Server cannot run here, so this checks the statements we would send it: built for the
@@ -18,15 +18,18 @@ function recordMigration(up: (q: QueryRunner) => Promise<void>): Promise<string[
 
 describe('outbox and inbox on SQL Server (statements built, not executed)', () => {
   const statements: Array<[string, string, 'parse' | 'tokens-only']> = [
-    ['insert two outbox rows', outboxSql.insert('mssql', 2), 'parse'],
-    ['claim unsent bus rows', outboxSql.claim('mssql', 'bus'), 'parse'],
-    ['claim unstreamed rows', outboxSql.claim('mssql', 'stream'), 'parse'],
-    ['mark three rows sent', outboxSql.markSent('mssql', 'bus', 3), 'parse'],
-    ['delete rows sent on both channels', outboxSql.deleteSent('mssql', ['bus', 'stream']), 'parse'],
-    ['delete old inbox records', outboxSql.deleteInbox('mssql'), 'parse'],
-    // node-sql-parser's T-SQL grammar has no OUTPUT clause or DECLARE/EXEC:
+    ['insert two outbox rows', outboxSql.insert('mssql', 2).replace(/ OUTPUT inserted\.id, inserted\.message_id/, ''), 'parse'],
+    ['delete rows every channel has', outboxSql.delete('mssql'), 'parse'],
+    ['mark rows sent on the bus', outboxSql.markSent('mssql', 'bus'), 'parse'],
+    ['mark rows sent on the stream', outboxSql.markSent('mssql', 'stream'), 'parse'],
+    ['release a sweep lease', outboxSql.release('mssql', 'stream'), 'parse'],
+    ['delete rows written down as sent everywhere', outboxSql.deleteSent('mssql', ['bus', 'stream']), 'parse'],
+    ['take back inbox records', outboxSql.forgetInbox('mssql'), 'parse'],
+    ['delete old inbox records', outboxSql.deleteInboxBefore('mssql'), 'parse'],
+    // node-sql-parser's T-SQL grammar has no OUTPUT clause, and no UPDATE of a CTE:
+    ['claim unsent bus rows', outboxSql.claim('mssql', 'bus', ['stream']), 'tokens-only'],
+    ['claim unstreamed rows', outboxSql.claim('mssql', 'stream', ['bus']), 'tokens-only'],
     ['record an inbox message once', outboxSql.recordInbox('mssql'), 'tokens-only'],
-    ['take the relay lock without waiting', transactionLockSql('mssql', 'outbox-relay:order', false).sql, 'tokens-only'],
   ];
 
   it.each(statements)('%s', (_, sql, check) => {
@@ -34,14 +37,13 @@ describe('outbox and inbox on SQL Server (statements built, not executed)', () =
     if (check === 'parse') expect(parsesAsTsql(sql)).toEqual({ ok: true });
   });
 
-  it('claims with UPDLOCK and READPAST in id order, a batch at a time', () => {
-    expect(outboxSql.claim('mssql', 'bus')).toMatch(/SELECT TOP \(@0\).*WITH \(UPDLOCK, ROWLOCK, READPAST\).*ORDER BY id/);
-  });
-
-  it('takes an app lock owned by the transaction, not waiting', () => {
-    const { sql, params } = transactionLockSql('mssql', 'outbox-relay:order', false);
-    expect(sql).toMatch(/sp_getapplock @Resource = @0, @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 0/);
-    expect(params).toEqual(['outbox-relay:order']);
+  it("claims a channel's oldest unsent rows with UPDLOCK and READPAST, under its own lease, and says what the other channel lacks", () => {
+    const sql = outboxSql.claim('mssql', 'bus', ['stream']);
+    expect(sql).toMatch(/SELECT TOP \(@0\) \* FROM outbox_messages WITH \(UPDLOCK, READPAST, ROWLOCK\)[\s\S]*ORDER BY id\)/);
+    expect(sql).toMatch(/UPDATE c SET bus_claimed_until = DATEADD\(millisecond, @2, SYSDATETIMEOFFSET\(\)\)/);
+    expect(sql).toMatch(
+      /OUTPUT inserted\.id, inserted\.routing_key, inserted\.envelope, CASE WHEN inserted\.streamed_at IS NULL THEN 1 ELSE 0 END AS pending_stream$/,
+    );
   });
 
   it('inserts an inbox record only when none exists, under a key-range lock', () => {
@@ -50,16 +52,18 @@ describe('outbox and inbox on SQL Server (statements built, not executed)', () =
     );
   });
 
-  it('keeps PostgreSQL statements as they were', () => {
-    expect(outboxSql.claim('postgres', 'bus')).toBe(
-      'SELECT id, routing_key, envelope FROM outbox_messages WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE',
+  it('on PostgreSQL, one statement per batch with array parameters, the inbox in message-id order', () => {
+    expect(outboxSql.insert('postgres')).toMatch(
+      /SELECT \* FROM unnest\(\$1::text\[\], \$2::text\[\], \$3::text\[\], \$4::text\[\], \$5::jsonb\[\]\) RETURNING id, message_id/,
     );
-    expect(outboxSql.recordInbox('postgres')).toMatch(/ON CONFLICT DO NOTHING RETURNING message_id/);
+    expect(outboxSql.recordInbox('postgres')).toMatch(/ORDER BY m ON CONFLICT DO NOTHING RETURNING message_id/);
+    expect(outboxSql.claim('postgres', 'stream', ['bus'])).toMatch(/ORDER BY id LIMIT \$1 FOR UPDATE SKIP LOCKED/);
   });
 
   it.each([
     ['MessagingTables', new MessagingTables1763769600000()],
     ['OutboxStreamChannel', new OutboxStreamChannel1763769600005()],
+    ['OutboxDispatch', new OutboxDispatch1764547200000()],
   ])('migration %s has a SQL Server version, up and down', async (_, m) => {
     for (const direction of ['up', 'down'] as const) {
       const sql = await recordMigration((q) => m[direction](q));

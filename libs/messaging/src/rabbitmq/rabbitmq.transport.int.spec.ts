@@ -1,13 +1,14 @@
 import * as amqp from 'amqplib';
 import { createEnvelope, OrderPlaced, type Envelope } from '@app/contracts';
-import { openDataSource } from '@app/persistence';
+import { openDataSource, sqlDatabaseOf } from '@app/persistence';
 import { createLogger, sleep } from '@app/platform';
 import { createTestDatabase } from '../../../../test/support/postgres';
 import { testName } from '../../../../test/support/test-run';
 import { until } from '../../../../test/support/wait';
 import { MessageConsumer } from '../consumer';
-import { MessagingTables1763769600000 } from '../messaging-tables.migration';
-import { OutboxRelay } from '../outbox/outbox-relay';
+import { on } from '../handler';
+import { messagingMigrations } from '../nest/service-kit';
+import { OutboxDispatcher, defaultDispatcherOptions } from '../outbox/outbox-dispatcher';
 import { NonRetryableError, type RecoverabilityOptions } from '../recoverability';
 import { UnitOfWork } from '../unit-of-work';
 import { RabbitMqTransport } from './rabbitmq.transport';
@@ -41,7 +42,8 @@ describe('RabbitMQ transport (real broker)', () => {
       queue,
       prefetch: 8,
       recoverability: policy,
-      handlers: [{ contract: OrderPlaced, from: 'order', handle: handle as never }],
+      subscriptions: [on(OrderPlaced, 'order')],
+      handle: handle,
     });
   const rk = 'order.order-placed';
 
@@ -153,16 +155,11 @@ describe('RabbitMQ transport (real broker)', () => {
       queue: 'q4',
       prefetch: 4,
       recoverability: { ...policy, delayedRetries: 0 },
-      handlers: [
-        {
-          contract: OrderPlaced,
-          from: 'order',
-          handle: (async (m: Envelope) => {
-            if (failing) throw new Error('not yet');
-            handled.push({ id: m.messageId });
-          }) as never,
-        },
-      ],
+      subscriptions: [on(OrderPlaced, 'order')],
+      handle: async (m: Envelope) => {
+        if (failing) throw new Error('not yet');
+        handled.push({ id: m.messageId });
+      },
     });
     await c.start();
     const a = placed();
@@ -284,9 +281,9 @@ describe('RabbitMQ transport (real broker)', () => {
     await c.stop();
   });
 
-  it('two relay instances of one service publish every row once, in commit order per order, through the broker', async () => {
+  it('two instances of one service publish every row once, through the broker, each order in the order its rows were committed', async () => {
     const db = await createTestDatabase();
-    const dsA = await openDataSource({ database: { kind: 'postgres', url: db.url }, entities: [], migrations: [MessagingTables1763769600000] });
+    const dsA = await openDataSource({ database: { kind: 'postgres', url: db.url }, entities: [], migrations: messagingMigrations });
     const dsB = await openDataSource({ database: { kind: 'postgres', url: db.url }, entities: [], migrations: [], runMigrations: false });
     try {
       const ta = await open();
@@ -297,16 +294,22 @@ describe('RabbitMQ transport (real broker)', () => {
         queue: 'q7',
         prefetch: 1,
         recoverability: policy,
-        handlers: [{ contract: OrderPlaced, from: 'order', handle: (async (m: Envelope) => void received.push(m)) as never }],
+        subscriptions: [on(OrderPlaced, 'order')],
+        handle: async (m: Envelope) => void received.push(m),
       });
       await c.start();
-      const opts = { service: 'order', batchSize: 5, sweepIntervalMs: 200, retentionMs: 60_000 };
-      const relayA = new OutboxRelay(dsA, ta, logger, opts);
-      const relayB = new OutboxRelay(dsB, tb, logger, opts);
+      const dispatcher = (t: RabbitMqTransport, ds: typeof dsA) =>
+        new OutboxDispatcher(sqlDatabaseOf(ds), logger, {
+          service: 'order',
+          ...defaultDispatcherOptions,
+          channels: [{ name: 'bus', publisher: t, pipeline: 16 }],
+        });
+      const relayA = dispatcher(ta, dsA);
+      const relayB = dispatcher(tb, dsB);
       relayA.start();
       relayB.start();
-      const uowA = new UnitOfWork(dsA, relayA);
-      const uowB = new UnitOfWork(dsB, relayB);
+      const uowA = new UnitOfWork(sqlDatabaseOf(dsA), relayA);
+      const uowB = new UnitOfWork(sqlDatabaseOf(dsB), relayB);
       const orders = Array.from({ length: 4 }, (_, i) => `0000000${i}-1111-4111-8111-111111111111`);
       const expected = new Map(orders.map((o) => [o, [] as string[]]));
       for (let round = 0; round < 15; round++) {
@@ -314,7 +317,7 @@ describe('RabbitMQ transport (real broker)', () => {
           orders.map((o, i) => {
             const m = placed(o, round + 1);
             expected.get(o)!.push(m.messageId);
-            return ((round + i) % 2 ? uowA : uowB).run((tx) => tx.send(m));
+            return ((round + i) % 2 ? uowA : uowB).run(async (tx) => tx.send(m));
           }),
         );
       }

@@ -8,7 +8,7 @@ import {
   type FailureInfo,
   type InboundDelivery,
   type OutgoingMessage,
-  type Subscription,
+  type TransportSubscription,
   type Transport,
   type DeadLetterPage,
   MAX_DEAD_LETTER_POSITION,
@@ -192,7 +192,7 @@ export class RabbitMqTransport implements Transport {
     const copies = this.options.duplicatePublish ? 2 : 1;
     const confirms: Promise<void>[] = [];
     for (const m of messages) {
-      const content = Buffer.from(JSON.stringify(m.envelope));
+      const content = Buffer.from(m.body ?? JSON.stringify(m.envelope));
       const props: amqp.Options.Publish = {
         contentType: 'application/json',
         messageId: m.envelope.messageId,
@@ -207,7 +207,7 @@ export class RabbitMqTransport implements Transport {
     await Promise.all(confirms);
   }
 
-  async subscribe(spec: ConsumerSpec, onDelivery: (d: InboundDelivery) => Promise<void>): Promise<Subscription> {
+  async subscribe(spec: ConsumerSpec, onDelivery: (d: InboundDelivery) => Promise<void>): Promise<TransportSubscription> {
     const sub: Sub = { spec, onDelivery, inFlight: 0, closing: false, idle: [] };
     this.subs.add(sub);
     if (this.ready) await this.startConsumer(sub);

@@ -95,7 +95,7 @@ export class InMemoryEventStream implements EventStream {
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     // Check every topic first: a batch is appended entirely or not at all.
-    const records = messages.map((m) => streamRecordOf(m.envelope));
+    const records = messages.map((m) => streamRecordOf(m.envelope, m.body));
     for (const r of records) this.requireTopic(r.topic);
     this.append(records.map(({ topic, record }) => ({ topic, ...record })));
   }

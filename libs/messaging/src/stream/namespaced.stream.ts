@@ -22,8 +22,8 @@ export class NamespacedEventStream implements EventStream {
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     const byTopic = new Map<string, ProducedRecord[]>();
-    for (const { envelope } of messages) {
-      const { topic: plain, record } = streamRecordOf(envelope);
+    for (const { envelope, body } of messages) {
+      const { topic: plain, record } = streamRecordOf(envelope, body);
       const topic = this.t(plain);
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), record]);
     }

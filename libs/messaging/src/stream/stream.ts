@@ -82,12 +82,12 @@ export const EVENT_STREAM = Symbol('EVENT_STREAM');
  * order id), the envelope as JSON, and the headers a reader can route on without parsing it.
  * Every adapter (Kafka, in-memory, namespaced) publishes through this one mapping.
  */
-export function streamRecordOf(envelope: Envelope): { topic: string; record: Required<ProducedRecord> } {
+export function streamRecordOf(envelope: Envelope, body?: string): { topic: string; record: Required<ProducedRecord> } {
   return {
     topic: eventTopic(envelope.source),
     record: {
       key: envelope.key,
-      value: JSON.stringify(envelope),
+      value: body ?? JSON.stringify(envelope),
       headers: { 'message-id': envelope.messageId, 'message-type': envelope.type, source: envelope.source },
     },
   };

@@ -30,7 +30,7 @@ export class ArchivePipeline {
       { topic: RETRY_TOPIC, partitions: 1 },
       { topic: DEAD_LETTER_TOPIC, partitions: 1 },
     ]);
-    this.archiver = new Archiver(this.stream, this.store, (e) => this.projection.handleAny(e), this.logger.child({ component: 'archiver' }), {
+    this.archiver = new Archiver(this.stream, this.store, (events) => this.projection.projectAll(events), this.logger.child({ component: 'archiver' }), {
       groupId: this.config.archiveGroupId,
       eventTopics,
       retryTopic: RETRY_TOPIC,

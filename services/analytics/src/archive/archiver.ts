@@ -29,6 +29,8 @@ export interface ArchiverOptions {
 interface Item {
   record: StreamRecord;
   parsed: ParsedRecord;
+  /** Folded into the summary (committed); every item is, before its blob is uploaded. */
+  projected: boolean;
 }
 
 interface PartitionState {
@@ -62,7 +64,8 @@ export class Archiver {
     private readonly stream: EventStream,
     /** null: project only, keep no archive (ANALYTICS_ARCHIVE=false). */
     private readonly store: ArchiveStore | null,
-    private readonly project: (event: Envelope) => Promise<void>,
+    /** Folds a batch of events into the summary, in one transaction; resolves once committed. */
+    private readonly project: (events: Envelope[]) => Promise<void>,
     private readonly logger: Logger,
     private readonly options: ArchiverOptions,
   ) {}
@@ -136,28 +139,35 @@ export class Archiver {
             continue;
           }
         }
-        const parsed = await this.handle_(record);
+        const parsed = await this.route(record);
         if (s.items.length === 0) s.openedAt = Date.now();
-        s.items.push({ record, parsed });
+        s.items.push({ record, parsed, projected: parsed.kind !== 'event' });
         if (s.items.length >= this.options.batchMaxEvents) await this.flush(s);
       }
+      // The slice's events, in one transaction (not one per event).
+      await this.projectPending(s);
       // Everything read so far is archived: move the committed offset past what was skipped.
       if (s.items.length === 0) await this.commit(s, Math.min(s.skippedThrough, s.archivedThrough) + 1);
     });
   }
 
-  /** Projects a good record; routes a poison one onwards. Returns what goes into the blob. */
-  private async handle_(record: StreamRecord): Promise<ParsedRecord> {
+  /** Folds the buffered events not yet in the summary into it (at least once; the inbox counts each once). */
+  private async projectPending(s: PartitionState): Promise<void> {
+    const pending = s.items.filter((i) => !i.projected);
+    if (pending.length === 0) return;
+    await this.project(pending.flatMap((i) => (i.parsed.kind === 'event' ? [i.parsed.envelope] : [])));
+    for (const i of pending) i.projected = true;
+  }
+
+  /** Reads a record: a good one is kept for the summary and the blob; a poison one is routed onwards. */
+  private async route(record: StreamRecord): Promise<ParsedRecord> {
     if (record.topic === this.options.retryTopic) {
       const retryAt = Number(record.headers['x-retry-at']) || 0;
       const wait = retryAt - Date.now();
       if (wait > 0) await sleep(Math.min(wait, this.options.retryDelayMs));
     }
     const parsed = parseRecord(record.value);
-    if (parsed.kind === 'event') {
-      await this.project(parsed.envelope);
-      return parsed;
-    }
+    if (parsed.kind === 'event') return parsed;
     const origin =
       record.topic === this.options.retryTopic
         ? { topic: record.headers['x-original-topic'], partition: record.headers['x-original-partition'], offset: record.headers['x-original-offset'] }
@@ -208,6 +218,8 @@ export class Archiver {
 
   private async flush(s: PartitionState): Promise<void> {
     if (s.items.length === 0) return;
+    // A blob holds only events the summary has: projected first, uploaded second, committed last.
+    await this.projectPending(s);
     const items = s.items;
     const first = items[0].record;
     const last = items[items.length - 1].record;

@@ -1,16 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Envelope } from '@app/contracts';
-import { LOGGER, UnitOfWork } from '@app/messaging';
+import { asMessage, handled, LOGGER, MessageFailed, UnitOfWork } from '@app/messaging';
 import { CLOCK, type Clock, type Logger } from '@app/platform';
-import { isTerminal, orderIdOf, project } from './order-facts.projection';
-import { countEvent, lockOrderFact, saveOrderFact } from './order-facts.repository';
+import { isTerminal, orderIdOf, project, type OrderFact } from './order-facts.projection';
+import { lockOrderFacts, writeOrderFacts, type EventCount } from './order-facts.sql';
 
 export const SERVICE = 'analytics';
 
 /**
- * Every event from the stream comes here (via the archiver). Same shape as every handler: inbox (a
- * duplicate ends here), load the fact locked, project, save, count, one commit. The folding
- * itself is `project`, which knows nothing of the transport or the database.
+ * The events the archiver reads from the stream come here a Kafka batch at a time, in one
+ * transaction, the shape of every handler: inbox (duplicates end here), lock and load the facts
+ * of the batch's orders, fold every event in memory in partition order (`project`, which knows
+ * nothing of the transport or the database), write the facts and the batch's counts per type.
  */
 @Injectable()
 export class AnalyticsProjectionHandler {
@@ -20,22 +21,40 @@ export class AnalyticsProjectionHandler {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async handleAny(message: Envelope): Promise<void> {
-    const result = await this.uow.handle(SERVICE, message, async (tx) => {
-      const orderId = orderIdOf(message);
-      if (orderId) {
-        const before = await lockOrderFact(tx.manager, orderId);
-        const after = project(before, message);
-        if (after) {
-          await saveOrderFact(tx.manager, after, this.clock.now());
-          if (before && after.status === before.status && isTerminal(before.status)) {
-            // Late or repeated news of a finished order: counted, but the fact keeps its outcome.
-            this.logger.info('order event did not change a finished order', { orderId, type: message.type, status: before.status });
+  /** Resolves once the batch's projection committed; rejects if it could not. */
+  async projectAll(events: Envelope[]): Promise<void> {
+    if (events.length === 0) return;
+    const outcomes = await this.uow.handleBatch(SERVICE, events, async (tx, fresh) => {
+      const orderIds = [...new Set(fresh.map(orderIdOf).filter((id): id is string => id !== null))].sort();
+      const facts = await lockOrderFacts(tx.sql, orderIds);
+      const changed = new Map<string, OrderFact>();
+      const counts = new Map<string, EventCount>();
+      for (const event of fresh) {
+        asMessage(event, () => {
+          const orderId = orderIdOf(event);
+          if (orderId) {
+            const before = facts.get(orderId) ?? null;
+            const after = project(before, event);
+            if (after) {
+              facts.set(orderId, after);
+              changed.set(orderId, after);
+              // Late or repeated news of a finished order: counted, but the fact keeps its outcome.
+              if (before && after.status === before.status && isTerminal(before.status))
+                this.logger.info('order event did not change a finished order', { orderId, type: event.type, status: before.status });
+            }
           }
-        }
+          const at = new Date(event.occurredAt);
+          const c = counts.get(event.type);
+          if (c) {
+            c.count++;
+            if (at > c.lastAt) c.lastAt = at;
+          } else counts.set(event.type, { type: event.type, count: 1, lastAt: at });
+        });
       }
-      await countEvent(tx.manager, message);
+      await writeOrderFacts(tx.sql, [...changed.values()], [...counts.values()], this.clock.now());
+      return fresh.map(() => handled);
     });
-    if (result === 'duplicate') this.logger.info('duplicate message ignored', { type: message.type });
+    const failure = outcomes.find((o) => o instanceof MessageFailed);
+    if (failure) throw failure.error;
   }
 }

@@ -1,4 +1,5 @@
 import type { CancellationReason, StockReleased, StockReservationFailed, StockReserved } from '@app/contracts';
+import { accept, reject, unreachable, type Decider, type Decision as DeciderDecision } from '@app/messaging';
 
 /**
  * Inventory's part of the saga, decided purely: given the order's reservation and the stock
@@ -44,25 +45,39 @@ export type InventoryOutput =
   | { type: 'StockReservationFailed'; payload: StockReservationFailed }
   | { type: 'StockReleased'; payload: StockReleased };
 
-export type Decision =
-  | {
-      accepted: true;
-      /** The reservation to store (insert or update); absent when it stays as it is. */
-      reservation?: Reservation;
-      /** The stock rows that change, with their new levels. */
-      stock: StockLevel[];
-      send: InventoryOutput[];
-    }
-  | { accepted: false; why: string };
+export type Decision = DeciderDecision<InventoryState, InventoryOutput>;
 
-const reject = (why: string): Decision => ({ accepted: false, why });
+/** What a decision changes: the reservation to store (absent: as it is) and the stock rows whose levels move. */
+interface Changes {
+  reservation?: Reservation;
+  stock: StockLevel[];
+  send: InventoryOutput[];
+}
+
+/** Inventory's reservations as a decider: the one shape Order's saga and Payment's payments have too. */
+export const reservations: Decider<InventoryState, InventoryInput, InventoryOutput> = { decide };
 
 export function decide(state: InventoryState, input: InventoryInput): Decision {
+  const changes = changesFor(state, input);
+  if (!('send' in changes)) return changes;
+  const moved = new Map(changes.stock.map((s) => [s.sku, s]));
+  return accept(
+    {
+      reservation: changes.reservation ?? state.reservation,
+      stock: [...state.stock.map((s) => moved.get(s.sku) ?? s), ...changes.stock.filter((s) => !state.stock.some((t) => t.sku === s.sku))],
+    },
+    changes.send,
+  );
+}
+
+function changesFor(state: InventoryState, input: InventoryInput): Changes | { accepted: false; why: string } {
   switch (input.type) {
     case 'PaymentAuthorized':
       return reserve(state, input.orderId, input.items);
     case 'ReleaseStock':
       return release(state, input.orderId, input.reason);
+    default:
+      return unreachable(input);
   }
 }
 
@@ -83,12 +98,11 @@ export function mergeLines(lines: readonly ReservedLine[]): ReservedLine[] {
   return [...bySku].map(([sku, quantity]) => ({ sku, quantity }));
 }
 
-function reserve(state: InventoryState, orderId: string, lines: readonly ReservedLine[]): Decision {
+function reserve(state: InventoryState, orderId: string, lines: readonly ReservedLine[]): Changes | { accepted: false; why: string } {
   const existing = state.reservation;
   if (existing?.status === 'VOIDED') {
     // The order was released before its payment reached us: reserve nothing, and say so.
     return {
-      accepted: true,
       stock: [],
       send: [{ type: 'StockReservationFailed', payload: { orderId, reason: 'ORDER_CANCELLED', shortages: [] } }],
     };
@@ -105,14 +119,12 @@ function reserve(state: InventoryState, orderId: string, lines: readonly Reserve
   if (shortages.length > 0) {
     // All or nothing: one short line means no line is reserved.
     return {
-      accepted: true,
       reservation: { status: 'FAILED', items, shortages },
       stock: [],
       send: [{ type: 'StockReservationFailed', payload: { orderId, reason: 'INSUFFICIENT_STOCK', shortages } }],
     };
   }
   return {
-    accepted: true,
     reservation: { status: 'RESERVED', items, shortages: null },
     stock: items.map((l) => {
       const s = levelOf(l.sku);
@@ -122,20 +134,19 @@ function reserve(state: InventoryState, orderId: string, lines: readonly Reserve
   };
 }
 
-function release(state: InventoryState, orderId: string, reason: CancellationReason): Decision {
+function release(state: InventoryState, orderId: string, reason: CancellationReason): Changes {
   const existing = state.reservation;
   const nothingReleased: InventoryOutput = { type: 'StockReleased', payload: { orderId, items: [], reason } };
   if (!existing) {
-    return { accepted: true, reservation: { status: 'VOIDED', items: [], shortages: null }, stock: [], send: [nothingReleased] };
+    return { reservation: { status: 'VOIDED', items: [], shortages: null }, stock: [], send: [nothingReleased] };
   }
   if (existing.status !== 'RESERVED') {
     // FAILED reserved nothing; RELEASED and VOIDED already answered. Nothing moves, but the
     // order may be waiting on this very message, so it is answered again.
-    return { accepted: true, stock: [], send: [nothingReleased] };
+    return { stock: [], send: [nothingReleased] };
   }
   const levels = new Map(state.stock.map((s) => [s.sku, s]));
   return {
-    accepted: true,
     reservation: { ...existing, status: 'RELEASED' },
     stock: existing.items.map((l) => {
       // A reserved SKU always has a row; were it missing, `reserved` would go negative and the

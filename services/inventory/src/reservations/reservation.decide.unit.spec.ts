@@ -1,7 +1,9 @@
 import { StockReleased, StockReservationFailed, StockReserved } from '@app/contracts';
+import { specify } from '../../../../test/support/decider-spec';
 import {
   decide,
   mergeLines,
+  reservations,
   skusToLock,
   type Decision,
   type InventoryInput,
@@ -10,6 +12,9 @@ import {
   type Reservation,
   type StockLevel,
 } from './reservation.decide';
+
+/** What a case expects: the reservation to store (absent: as it was), the stock rows that move, what is sent. */
+type Expected = { accepted: true; reservation?: Reservation; stock: StockLevel[]; send: InventoryOutput[] } | { accepted: false; why: string };
 
 const orderId = '0b7c1d52-3f7e-4a8e-9b1a-2f6c8d4e5a10';
 const kb = (available: number, reserved = 0): StockLevel => ({ sku: 'KB-001', available, reserved });
@@ -40,7 +45,7 @@ interface Case {
   name: string;
   given: InventoryState;
   when: InventoryInput;
-  then: Decision;
+  then: Expected;
 }
 
 const cases: Case[] = [
@@ -265,9 +270,15 @@ const cases: Case[] = [
   },
 ];
 
+const spec = specify(reservations);
+
 describe('inventory reservation decisions', () => {
   it.each(cases)('$name', ({ given, when, then }) => {
-    expect(decide(given, when)).toEqual(then);
+    const decided = spec.given(given).when(when);
+    if (!then.accepted) return decided.thenRejects(new RegExp(`^${then.why.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    const moved = new Map(then.stock.map((l) => [l.sku, l]));
+    const stock = [...given.stock.map((l) => moved.get(l.sku) ?? l), ...then.stock.filter((l) => !given.stock.some((g) => g.sku === l.sku))];
+    decided.then({ reservation: then.reservation ?? given.reservation, stock }, then.send);
   });
 
   it.each(cases.filter((c) => c.then.accepted))('every message sent satisfies its contract: $name', ({ given, when }) => {
@@ -281,17 +292,17 @@ describe('inventory reservation decisions', () => {
 /** Runs messages one after another, as the handler does, over a tiny in-memory store. */
 function play(stock: StockLevel[], ...inputs: InventoryInput[]) {
   const levels = new Map(stock.map((s) => [s.sku, s]));
-  const reservations = new Map<string, Reservation>();
+  const held = new Map<string, Reservation>();
   const decisions: Decision[] = [];
   for (const input of inputs) {
-    const reservation = reservations.get(input.orderId) ?? null;
+    const reservation = held.get(input.orderId) ?? null;
     const d = decide({ reservation, stock: skusToLock(reservation, input).flatMap((sku) => levels.get(sku) ?? []) }, input);
     decisions.push(d);
     if (!d.accepted) continue;
-    if (d.reservation) reservations.set(input.orderId, d.reservation);
-    for (const s of d.stock) levels.set(s.sku, s);
+    if (d.state.reservation) held.set(input.orderId, d.state.reservation);
+    for (const s of d.state.stock) levels.set(s.sku, s);
   }
-  return { decisions, stock: [...levels.values()], reservation: (id = orderId) => reservations.get(id) ?? null };
+  return { decisions, stock: [...levels.values()], reservation: (id = orderId) => held.get(id) ?? null };
 }
 
 describe('inventory reservations over a sequence of messages', () => {

@@ -1,33 +1,6 @@
-import { In, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { dialectOf, type Dialect } from '@app/persistence';
 import type { StockLevel } from '../reservations/reservation.decide';
-import { StockEntity } from './stock.entity';
-
-/**
- * Locks the stock rows of `skus` for the rest of the transaction, in SKU order. Every
- * transaction that locks several rows does so in this one order, so two of them can wait for
- * each other but never deadlock; and whoever holds the rows decides on their latest committed
- * values, which is what keeps concurrent reservations from overselling.
- *
- * PostgreSQL: `SELECT ... ORDER BY sku FOR UPDATE` locks the rows in the ORDER BY. SQL Server:
- * `WITH (UPDLOCK, ROWLOCK)` locks them as the plan reads them; for an IN list on the clustered
- * primary key that is a seek per key in key order, the order ORDER BY sku names.
- */
-export async function lockStock(manager: EntityManager, skus: readonly string[]): Promise<StockLevel[]> {
-  if (skus.length === 0) return [];
-  const rows = await manager.getRepository(StockEntity).find({
-    where: { sku: In([...new Set(skus)]) },
-    order: { sku: 'ASC' },
-    lock: { mode: 'pessimistic_write' },
-  });
-  return rows.map((r) => ({ sku: r.sku, available: r.available, reserved: r.reserved }));
-}
-
-export async function saveStockLevels(manager: EntityManager, levels: readonly StockLevel[]): Promise<void> {
-  for (const s of levels) {
-    await manager.update(StockEntity, { sku: s.sku }, { available: s.available, reserved: s.reserved });
-  }
-}
 
 /** The stock columns are 32-bit ints; what is available and reserved together must fit, or a release would overflow. */
 export const MAX_STOCK = 2_147_483_647;

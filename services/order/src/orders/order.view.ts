@@ -1,8 +1,10 @@
 import { toMajor } from '@app/contracts';
-import type { OrderEntity, OrderTimelineEntity } from './order.entity';
+import type { OrderTimelineEntity } from './order.entity';
+import type { OrderRow } from './orders.sql';
 
 /** The public shape of an order (money in major units). */
-export function orderView(o: OrderEntity, timeline?: OrderTimelineEntity[]) {
+/** What the view reads of an order: a row of the saga's statements, or the entity (same fields). */
+export function orderView(o: OrderRow, timeline?: OrderTimelineEntity[]) {
   return {
     orderId: o.id,
     customerId: o.customerId,

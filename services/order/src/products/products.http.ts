@@ -4,16 +4,31 @@ import { z } from 'zod';
 import { majorAmount, skuPattern, toMajor, toMinor } from '@app/contracts';
 import { dialectOf } from '@app/persistence';
 import { AdminGuard, parseRequest, decodeCursor, pageOf, pageQuery } from '@app/platform';
+import { PriceCache } from './price-cache';
 import { ProductEntity } from './product.entity';
 
-const productBody = z.object({ name: z.string().trim().min(1).max(200), unitPrice: majorAmount }).strict();
+// No control characters: PostgreSQL refuses NUL in text, and a name is shown to people.
+const productBody = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .regex(/^[^\p{Cc}]*$/u, 'no control characters'),
+    unitPrice: majorAmount,
+  })
+  .strict();
 const skuParam = z.string().regex(skuPattern, 'a SKU of letters, digits and . _ - (at most 64)');
 
 const view = (p: ProductEntity) => ({ sku: p.sku, name: p.name, unitPrice: toMajor(Number(p.unitPrice)), updatedAt: p.updatedAt.toISOString() });
 
 @Controller('api/products')
 export class ProductsHttp {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly prices: PriceCache,
+  ) {}
 
   @Get()
   async list(@Query() query: unknown) {
@@ -38,6 +53,7 @@ export class ProductsHttp {
     // concurrent PUT of the same new SKU only under SERIALIZABLE (what MERGE's HOLDLOCK does).
     if (dialectOf(this.dataSource) === 'mssql') await this.dataSource.transaction('SERIALIZABLE', upsert);
     else await upsert(this.dataSource.manager);
+    this.prices.forget([key]);
     return view((await this.dataSource.getRepository(ProductEntity).findOneBy({ sku: key }))!);
   }
 }

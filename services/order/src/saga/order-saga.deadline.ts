@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, LessThanOrEqual } from 'typeorm';
 import { createEnvelope, OrderDeadlineReached } from '@app/contracts';
-import { LOGGER, UnitOfWork } from '@app/messaging';
+import { handled, LOGGER, UnitOfWork } from '@app/messaging';
 import { CLOCK, type Clock, type Logger } from '@app/platform';
 import { ORDER_CONFIG, type OrderConfig } from '../config';
 import { OrderEntity } from '../orders/order.entity';
-import { OrderSagaHandlers, SERVICE } from './order-saga.handlers';
+import { OrderSagaHandlers, SERVICE, type DeadlineReached } from './order-saga.handlers';
 
 /**
  * The saga's deadline. Timeouts are messages too: an order still PENDING at its deadline gets
@@ -45,18 +45,20 @@ export class OrderDeadlineScheduler {
         order: { deadlineAt: 'ASC' },
         take: 100,
       });
-      for (const o of due) {
-        const message = createEnvelope<OrderDeadlineReached>({
-          messageId: `deadline:${o.id}`,
-          type: OrderDeadlineReached.type,
-          key: o.id,
-          source: SERVICE,
-          correlationId: o.correlationId,
-          occurredAt: this.clock.now(),
-          payload: { orderId: o.id, deadline: o.deadlineAt.toISOString() },
-        });
-        await this.uow.handle(SERVICE, message, (tx) => this.saga.apply(tx, o.id, { type: 'DeadlineReached' }, message).then(() => undefined));
-      }
+      const messages = due.map(
+        (o) =>
+          createEnvelope<OrderDeadlineReached>({
+            messageId: `deadline:${o.id}`,
+            type: OrderDeadlineReached.type,
+            key: o.id,
+            source: SERVICE,
+            correlationId: o.correlationId,
+            occurredAt: this.clock.now(),
+            payload: { orderId: o.id, deadline: o.deadlineAt.toISOString() },
+          }) as DeadlineReached,
+      );
+      // One batch, like messages from the bus: the inbox lets each order time out once.
+      if (messages.length) await this.uow.handleBatch(SERVICE, messages, (tx, fresh) => this.saga.apply(tx, fresh).then((r) => r.map(() => handled)));
       return due.length;
     } catch (error) {
       this.logger.error('deadline check failed', { error: String(error) });

@@ -13,82 +13,130 @@ import {
   StockReservationFailed,
   StockReserved,
   type Envelope,
-  type MessageContract,
+  type MessageOf,
+  OrderDeadlineReached,
 } from '@app/contracts';
-import { LOGGER, UnitOfWork, type HandlerRegistration, type MessageHandlers, type Tx } from '@app/messaging';
+import { asMessage, handled, LOGGER, on, unreachable, type BatchHandler, type MessageResult, type MessagesOf, type Tx } from '@app/messaging';
 import { CLOCK, type Clock, type Logger } from '@app/platform';
-import type { OrderEntity } from '../orders/order.entity';
-import { appendTimeline, applySagaState, lockOrder, sagaStateOf } from '../orders/orders.repository';
-import { decide, isTerminal, type SagaInput, type SagaOutput } from './order-saga';
+import { lockOrders, sagaStateOf, withSagaState, writeOrders, type OrderRow, type TimelineRow } from '../orders/orders.sql';
+import { isTerminal, orderSaga, type SagaInput, type SagaOutput } from './order-saga';
 
 export const SERVICE = 'order';
 
+/** What Order consumes from the bus; `libs/contracts/src/topology.ts` binds exactly these. */
+export const orderSubscriptions = [
+  on(PaymentAuthorized, 'payment'),
+  on(PaymentDeclined, 'payment'),
+  on(PaymentRefunded, 'payment'),
+  on(StockReserved, 'inventory'),
+  on(StockReservationFailed, 'inventory'),
+  on(StockReleased, 'inventory'),
+  on(SagaStepFailed, '*'),
+] as const;
+
+/** A customer's cancel, as a saga input like any message (never published). */
+export type CancelRequested = Omit<Envelope<{ orderId: string }>, 'type'> & { type: 'CancelRequested' };
+export type DeadlineReached = MessageOf<typeof OrderDeadlineReached>;
+
+/** Everything that moves an order's saga: bus messages, the deadline, a customer's cancel. */
+export type SagaMessage = MessagesOf<typeof orderSubscriptions> | DeadlineReached | CancelRequested;
+
+export interface Applied {
+  /** The order after the decision; null for an order Order does not know. */
+  order: OrderRow | null;
+  accepted: boolean;
+  why?: string;
+}
+
+function inputOf(m: SagaMessage): SagaInput {
+  switch (m.type) {
+    case 'OrderDeadlineReached':
+      return { type: 'DeadlineReached' };
+    case 'CancelRequested':
+    case 'PaymentAuthorized':
+    case 'PaymentDeclined':
+    case 'PaymentRefunded':
+    case 'StockReserved':
+    case 'StockReservationFailed':
+    case 'StockReleased':
+    case 'SagaStepFailed':
+      return { type: m.type };
+    default:
+      return unreachable(m);
+  }
+}
+
+/** The order a message is about: the payload's order id (a dead-lettered step names it as `orderId`). */
+const orderIdOf = (m: SagaMessage): string => m.payload.orderId;
+
 /**
- * Every message that moves an order's saga goes through `apply`: inbox, load (locked),
- * decide, save, outbox, one commit. HTTP cancels and the deadline come here too.
+ * Every input of an order's saga goes through `apply`, a batch at a time: one statement locks
+ * and loads every order of the batch (in id order), the saga decides each input in memory in
+ * arrival order (so two inputs for one order see each other), and one statement writes the
+ * orders that changed and every timeline line; what the saga sends goes to the outbox in the
+ * same transaction. An input the saga does not accept is not applied, but it is recorded in
+ * the timeline with the reason, and logged.
  */
 @Injectable()
-export class OrderSagaHandlers implements MessageHandlers {
+export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions> {
+  readonly subscriptions = orderSubscriptions;
+
   constructor(
-    private readonly uow: UnitOfWork,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  registrations(): HandlerRegistration[] {
-    const on = (contract: MessageContract, from: string): HandlerRegistration => ({
-      contract,
-      from,
-      handle: (m: Envelope<never>) => this.onMessage(m as Envelope<{ orderId: string }>),
-    });
-    return [
-      on(PaymentAuthorized, 'payment'),
-      on(PaymentDeclined, 'payment'),
-      on(PaymentRefunded, 'payment'),
-      on(StockReserved, 'inventory'),
-      on(StockReservationFailed, 'inventory'),
-      on(StockReleased, 'inventory'),
-      on(SagaStepFailed, '*'),
-    ];
+  async handle(tx: Tx, messages: Array<MessagesOf<typeof orderSubscriptions>>): Promise<MessageResult[]> {
+    await this.apply(tx, messages);
+    return messages.map(() => handled);
   }
 
-  async onMessage(message: Envelope<{ orderId: string }>): Promise<void> {
-    const result = await this.uow.handle(SERVICE, message, (tx) =>
-      this.apply(tx, message.payload.orderId, { type: message.type } as SagaInput, message).then(() => undefined),
+  async apply(tx: Tx, messages: readonly SagaMessage[]): Promise<Applied[]> {
+    const now = this.clock.now();
+    const orders = new Map((await lockOrders(tx.sql, [...new Set(messages.map(orderIdOf))])).map((o) => [o.id, o]));
+    const changed = new Set<string>();
+    const timeline: TimelineRow[] = [];
+    const line = (orderId: string, m: Pick<Envelope, 'type' | 'source' | 'messageId' | 'occurredAt'>, note: string | null = null) =>
+      timeline.push({ orderId, type: m.type, source: m.source, messageId: m.messageId, note: note?.slice(0, 300) ?? null, occurredAt: new Date(m.occurredAt) });
+
+    const applied = messages.map((m) =>
+      asMessage(m, (): Applied => {
+        const orderId = orderIdOf(m);
+        const order = orders.get(orderId);
+        if (!order) {
+          this.logger.warn('message for an unknown order', { orderId, type: m.type });
+          return { order: null, accepted: false, why: 'unknown order' };
+        }
+        const input = inputOf(m);
+        const decision = orderSaga.decide(sagaStateOf(order), input);
+        if (!decision.accepted) {
+          this.logger.info('saga did not accept the message', { orderId, type: m.type, status: order.status, why: decision.why });
+          line(orderId, m, `not applied: ${decision.why}`);
+          return { order, accepted: false, why: decision.why };
+        }
+        let next = withSagaState(order, decision.state);
+        if (!isTerminal(order.status) && isTerminal(next.status)) next = { ...next, completedAt: now };
+        next = { ...next, updatedAt: now };
+        orders.set(orderId, next);
+        changed.add(orderId);
+        line(orderId, m);
+        const outgoing = decision.send.map((o) => this.envelopeFor(o, next, m, now));
+        for (const e of outgoing) line(orderId, e);
+        tx.send(...outgoing);
+        this.logger.info('saga step', { orderId, input: input.type, status: next.status, sent: decision.send.map((o) => o.type) });
+        return { order: next, accepted: true };
+      }),
     );
-    if (result === 'duplicate') this.logger.info('duplicate message ignored', { type: message.type });
+    await writeOrders(
+      tx.sql,
+      [...changed].map((id) => orders.get(id)!),
+      timeline,
+    );
+    return applied;
   }
 
-  /**
-   * Applies one saga input to an order inside `tx`. Returns the order after the decision and
-   * whether the saga accepted the input (a rejected one is recorded in the timeline and logged).
-   */
-  async apply(tx: Tx, orderId: string, input: SagaInput, cause: Envelope): Promise<{ order: OrderEntity | null; accepted: boolean; why?: string }> {
-    const order = await lockOrder(tx.manager, orderId);
-    if (!order) {
-      this.logger.warn('message for an unknown order', { orderId, type: cause.type });
-      return { order: null, accepted: false, why: 'unknown order' };
-    }
-    const decision = decide(sagaStateOf(order), input);
-    if (!decision.accepted) {
-      this.logger.info('saga did not accept the message', { orderId, type: cause.type, status: order.status, why: decision.why });
-      await appendTimeline(tx.manager, order.id, cause, `not applied: ${decision.why}`);
-      return { order, accepted: false, why: decision.why };
-    }
-    const wasTerminal = isTerminal(order.status);
-    applySagaState(order, decision.state);
-    if (!wasTerminal && isTerminal(order.status)) order.completedAt = this.clock.now();
-    await tx.manager.save(order);
-    await appendTimeline(tx.manager, order.id, cause);
-    const outgoing = decision.send.map((o) => this.envelopeFor(o, order, cause));
-    for (const e of outgoing) await appendTimeline(tx.manager, order.id, e);
-    await tx.send(...outgoing);
-    this.logger.info('saga step', { orderId, input: input.type, status: order.status, sent: decision.send.map((o) => o.type) });
-    return { order, accepted: true };
-  }
-
-  private envelopeFor(out: SagaOutput, order: OrderEntity, cause: Envelope): Envelope {
-    const base = { key: order.id, source: SERVICE, causedBy: cause, occurredAt: this.clock.now() };
+  private envelopeFor(out: SagaOutput, order: OrderRow, cause: Envelope | SagaMessage, now: Date): Envelope {
+    const base = { key: order.id, source: SERVICE, causedBy: cause, occurredAt: now };
     switch (out.type) {
       case 'OrderConfirmed': {
         const payload: OrderConfirmed = {
@@ -119,6 +167,8 @@ export class OrderSagaHandlers implements MessageHandlers {
         const payload: ReleaseStock = { orderId: order.id, reason: out.reason };
         return createEnvelope({ ...base, type: ReleaseStock.type, payload });
       }
+      default:
+        return unreachable(out);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { CancellationReason } from '@app/contracts';
+import { accept, reject, unreachable, type Decider, type Decision as DeciderDecision } from '@app/messaging';
 
 /**
  * The order saga, decided purely: given the saga's state and one message, the new state and
@@ -40,7 +41,7 @@ export type SagaOutput =
   | { type: 'RefundPayment'; reason: CancellationReason }
   | { type: 'ReleaseStock'; reason: CancellationReason };
 
-export type Decision = { accepted: true; state: SagaState; send: SagaOutput[] } | { accepted: false; why: string };
+export type Decision = DeciderDecision<SagaState, SagaOutput>;
 
 export const initialState: SagaState = {
   status: 'PENDING',
@@ -51,8 +52,8 @@ export const initialState: SagaState = {
   releaseRequested: false,
 };
 
-const accept = (state: SagaState, send: SagaOutput[] = []): Decision => ({ accepted: true, state, send });
-const reject = (why: string): Decision => ({ accepted: false, why });
+/** Order's saga as a decider: the one shape Payment's and Inventory's decisions have too. */
+export const orderSaga: Decider<SagaState, SagaInput, SagaOutput> = { decide };
 
 export function decide(s: SagaState, input: SagaInput): Decision {
   switch (s.status) {
@@ -63,6 +64,8 @@ export function decide(s: SagaState, input: SagaInput): Decision {
     case 'CANCELLING':
     case 'CANCELLED':
       return cancelled(s, input);
+    default:
+      return unreachable(s.status);
   }
 }
 
@@ -89,6 +92,8 @@ function pending(s: SagaState, input: SagaInput): Decision {
     case 'PaymentRefunded':
     case 'StockReleased':
       return reject(`${input.type} without a compensation request`);
+    default:
+      return unreachable(input);
   }
 }
 
@@ -96,8 +101,17 @@ function confirmed(s: SagaState, input: SagaInput): Decision {
   switch (input.type) {
     case 'CancelRequested':
       return cancel(s, 'CUSTOMER_REQUEST');
-    default:
+    case 'PaymentAuthorized':
+    case 'PaymentDeclined':
+    case 'PaymentRefunded':
+    case 'StockReserved':
+    case 'StockReservationFailed':
+    case 'StockReleased':
+    case 'DeadlineReached':
+    case 'SagaStepFailed':
       return reject(`order is CONFIRMED; ${input.type} changes nothing`);
+    default:
+      return unreachable(input);
   }
 }
 
@@ -110,14 +124,19 @@ function cancelled(s: SagaState, input: SagaInput): Decision {
     case 'PaymentAuthorized':
       // Late news of a charge: make sure it is given back.
       if (s.refundRequested) return reject('refund already requested');
-      return accept({ ...s, payment: 'AUTHORIZED', refundRequested: true }, [{ type: 'RefundPayment', reason: s.reason! }]);
+      return accept({ ...s, payment: 'AUTHORIZED', refundRequested: true }, [{ type: 'RefundPayment', reason: reasonOf(s) }]);
     case 'StockReserved':
       if (s.releaseRequested) return reject('release already requested');
-      return accept({ ...s, stock: 'RESERVED', releaseRequested: true }, [{ type: 'ReleaseStock', reason: s.reason! }]);
+      return accept({ ...s, stock: 'RESERVED', releaseRequested: true }, [{ type: 'ReleaseStock', reason: reasonOf(s) }]);
     case 'CancelRequested':
       return reject(`order is already ${s.status}`);
-    default:
+    case 'PaymentDeclined':
+    case 'StockReservationFailed':
+    case 'DeadlineReached':
+    case 'SagaStepFailed':
       return reject(`order is ${s.status}; ${input.type} changes nothing`);
+    default:
+      return unreachable(input);
   }
 }
 
@@ -139,8 +158,14 @@ function settle(s: SagaState): Decision {
   if (s.status !== 'CANCELLING') return accept(s);
   const refundDone = !s.refundRequested || s.payment === 'REFUNDED';
   const releaseDone = !s.releaseRequested || s.stock === 'RELEASED';
-  if (refundDone && releaseDone) return accept({ ...s, status: 'CANCELLED' }, [{ type: 'OrderCancelled', reason: s.reason! }]);
+  if (refundDone && releaseDone) return accept({ ...s, status: 'CANCELLED' }, [{ type: 'OrderCancelled', reason: reasonOf(s) }]);
   return accept(s);
+}
+
+/** A cancelling or cancelled order always has its reason (cancel() sets it). */
+function reasonOf(s: SagaState): CancellationReason {
+  if (s.reason === null) throw new Error(`an order in ${s.status} without a cancellation reason`);
+  return s.reason;
 }
 
 export function isTerminal(status: OrderStatus): boolean {

@@ -1,4 +1,5 @@
-import { decide, initialState, type SagaInput, type SagaOutput, type SagaState } from './order-saga';
+import { specify } from '../../../../test/support/decider-spec';
+import { decide, initialState, orderSaga, type SagaInput, type SagaOutput, type SagaState } from './order-saga';
 
 /** Given a saga state, when a message arrives, then the new state and what is sent. */
 const given = (over: Partial<SagaState> = {}): SagaState => ({ ...initialState, ...over });
@@ -249,18 +250,13 @@ const table: Row[] = [
   },
 ];
 
+const spec = specify(orderSaga);
+
 describe('order saga', () => {
   it.each(table.map((r) => [r.it, r] as const))('%s', (_, row) => {
-    const decision = decide(row.given, row.when);
-    if ('rejected' in row.then) {
-      expect(decision.accepted).toBe(false);
-      if (!decision.accepted) expect(decision.why).toMatch(row.then.rejected);
-      return;
-    }
-    expect(decision.accepted).toBe(true);
-    if (!decision.accepted) return;
-    expect(decision.state).toMatchObject(row.then.state);
-    expect(decision.send).toEqual(row.then.send);
+    const decided = spec.given(row.given).when(row.when);
+    if ('rejected' in row.then) decided.thenRejects(row.then.rejected);
+    else decided.then(row.then.state, row.then.send);
   });
 
   it('never leaves a terminal state for PENDING, whatever arrives', () => {

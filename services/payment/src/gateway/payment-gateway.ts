@@ -4,8 +4,13 @@
  * pipeline retries and finally dead-letters like any other transient failure.
  */
 export interface PaymentGateway {
-  /** Resolves when the charge is approved; rejects with GatewayUnavailableError when it cannot be decided now. */
-  authorize(account: GatewayAccount, amount: number): Promise<void>;
+  /**
+   * Resolves when the charge is approved; rejects with GatewayUnavailableError when it cannot
+   * be decided now. `idempotencyKey` names the charge (derived from the order): a provider
+   * asked twice with one key charges once, so a message handled again after a crash between
+   * the approval and the commit cannot charge twice.
+   */
+  authorize(account: GatewayAccount, amount: number, idempotencyKey: string): Promise<void>;
 }
 
 export interface GatewayAccount {

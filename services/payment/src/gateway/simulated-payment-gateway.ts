@@ -8,9 +8,17 @@ import { GatewayUnavailableError, type GatewayAccount, type PaymentGateway } fro
  */
 @Injectable()
 export class SimulatedPaymentGateway implements PaymentGateway {
-  async authorize(account: GatewayAccount, amount: number): Promise<void> {
+  /** Charges approved, by idempotency key (what a provider keeps for a day): a repeat is answered from here. */
+  private readonly approved = new Set<string>();
+  private static readonly REMEMBERED = 100_000;
+
+  async authorize(account: GatewayAccount, amount: number, idempotencyKey: string): Promise<void> {
+    if (this.approved.has(idempotencyKey)) return;
     if (account.simulateGatewayError) {
       throw new GatewayUnavailableError(`payment gateway unavailable (simulated for customer ${account.customerId}, amount ${amount})`);
     }
+    this.approved.add(idempotencyKey);
+    // Bounded: the oldest keys go first (a Set iterates in insertion order).
+    if (this.approved.size > SimulatedPaymentGateway.REMEMBERED) this.approved.delete(this.approved.values().next().value!);
   }
 }

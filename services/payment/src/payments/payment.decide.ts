@@ -7,6 +7,7 @@ import {
   type PaymentRefunded,
   type RefundPayment,
 } from '@app/contracts';
+import { accept, reject, unreachable, type Decider, type Decision } from '@app/messaging';
 
 /**
  * Payment's part of the order saga, decided purely: given the order's payment (if any) and the
@@ -39,68 +40,48 @@ export interface Account {
   balance: number;
 }
 
-/** What the handler loaded (and locked) for the message's order. */
+/** Payment's state for one message: the order's payment (if any) and the customer's account (if any). */
 export interface PaymentSituation {
   payment: Payment | null;
   account: Account | null;
 }
 
-export type PaymentInput = { type: 'OrderPlaced'; payload: OrderPlaced } | { type: 'RefundPayment'; payload: RefundPayment };
+/** Ids are chosen by the caller so the decision stays a pure function. */
+export type PaymentInput =
+  { type: 'OrderPlaced'; payload: OrderPlaced; newPaymentId: string } | { type: 'RefundPayment'; payload: RefundPayment; newPaymentId: string };
 
 export type PaymentOutput =
+  /** Money the payment gateway must approve before anything is saved (an effect, not a message). */
+  | { type: 'Charge'; amount: number }
   | { type: 'PaymentAuthorized'; payload: PaymentAuthorized }
   | { type: 'PaymentDeclined'; payload: PaymentDeclined }
   | { type: 'PaymentRefunded'; payload: PaymentRefunded };
 
-export interface PaymentChanges {
-  /** The order's payment as it must be saved (inserted when the situation had none). */
-  payment?: Payment;
-  /** The account after money moved. */
-  account?: Account;
-}
+export type PaymentDecision = Decision<PaymentSituation, PaymentOutput>;
 
-export type PaymentDecision =
-  | {
-      accepted: true;
-      changes: PaymentChanges;
-      /** Money the payment gateway must approve before the changes are saved. */
-      charge?: number;
-      send: PaymentOutput[];
-    }
-  | {
-      accepted: false;
-      why: string;
-      /** The message can never be processed (not just late or repeated): dead-letter it. */
-      unprocessable?: boolean;
-    };
+export const payments: Decider<PaymentSituation, PaymentInput, PaymentOutput> = { decide };
 
-/** Ids are chosen by the caller so the decision stays a pure function. */
-export interface DecideOptions {
-  /** The id a payment created by this decision gets. */
-  newPaymentId: string;
-}
-
-const accept = (changes: PaymentChanges, send: PaymentOutput[], charge?: number): PaymentDecision =>
-  charge === undefined ? { accepted: true, changes, send } : { accepted: true, changes, send, charge };
-const reject = (why: string, unprocessable = false): PaymentDecision => (unprocessable ? { accepted: false, why, unprocessable } : { accepted: false, why });
-
-export function decide(s: PaymentSituation, input: PaymentInput, options: DecideOptions): PaymentDecision {
+export function decide(s: PaymentSituation, input: PaymentInput): PaymentDecision {
   switch (input.type) {
     case 'OrderPlaced':
-      return onOrderPlaced(s, input.payload, options);
+      return onOrderPlaced(s, input.payload, input.newPaymentId);
     case 'RefundPayment':
-      return onRefundPayment(s, input.payload, options);
+      return onRefundPayment(s, input.payload, input.newPaymentId);
+    default:
+      return unreachable(input);
   }
 }
 
-function onOrderPlaced({ payment, account }: PaymentSituation, order: OrderPlaced, { newPaymentId }: DecideOptions): PaymentDecision {
+function onOrderPlaced(s: PaymentSituation, order: OrderPlaced, newPaymentId: string): PaymentDecision {
+  const { payment, account } = s;
   if (payment) {
     if (payment.status !== 'VOIDED') return reject(`payment for the order is already ${payment.status}`);
     if (payment.declineReason === 'ORDER_CANCELLED') return reject('the order was cancelled and its late OrderPlaced already declined');
     // The order was cancelled before we saw it: take nothing, keep the tombstone, say so.
-    return accept({ payment: { ...payment, customerId: order.customerId, amount: order.total, currency: order.currency, declineReason: 'ORDER_CANCELLED' } }, [
-      declined(order, 'ORDER_CANCELLED'),
-    ]);
+    return accept(
+      { ...s, payment: { ...payment, customerId: order.customerId, amount: order.total, currency: order.currency, declineReason: 'ORDER_CANCELLED' } },
+      [declined(order, 'ORDER_CANCELLED')],
+    );
   }
   if (order.currency !== CURRENCY) return reject(`accounts are kept in ${CURRENCY}; cannot charge ${order.currency}`, true);
 
@@ -114,11 +95,9 @@ function onOrderPlaced({ payment, account }: PaymentSituation, order: OrderPlace
     declineReason: null,
     refundedAmount: 0,
   };
-  if (!account) {
-    return accept({ payment: { ...base, declineReason: 'UNKNOWN_CUSTOMER' } }, [declined(order, 'UNKNOWN_CUSTOMER')]);
-  }
+  if (!account) return accept({ ...s, payment: { ...base, declineReason: 'UNKNOWN_CUSTOMER' } }, [declined(order, 'UNKNOWN_CUSTOMER')]);
   if (account.balance < order.total) {
-    return accept({ payment: { ...base, declineReason: 'INSUFFICIENT_FUNDS' } }, [declined(order, 'INSUFFICIENT_FUNDS')]);
+    return accept({ ...s, payment: { ...base, declineReason: 'INSUFFICIENT_FUNDS' } }, [declined(order, 'INSUFFICIENT_FUNDS')]);
   }
   const authorized: PaymentAuthorized = {
     orderId: order.orderId,
@@ -128,14 +107,14 @@ function onOrderPlaced({ payment, account }: PaymentSituation, order: OrderPlace
     currency: order.currency,
     items: order.items.map((i) => ({ ...i })),
   };
-  return accept(
-    { payment: { ...base, status: 'AUTHORIZED' }, account: { ...account, balance: account.balance - order.total } },
-    [{ type: 'PaymentAuthorized', payload: authorized }],
-    order.total,
-  );
+  return accept({ payment: { ...base, status: 'AUTHORIZED' }, account: { ...account, balance: account.balance - order.total } }, [
+    { type: 'Charge', amount: order.total },
+    { type: 'PaymentAuthorized', payload: authorized },
+  ]);
 }
 
-function onRefundPayment({ payment, account }: PaymentSituation, refund: RefundPayment, { newPaymentId }: DecideOptions): PaymentDecision {
+function onRefundPayment(s: PaymentSituation, refund: RefundPayment, newPaymentId: string): PaymentDecision {
+  const { payment, account } = s;
   const refunded = (customerId: string | null, amount: number): PaymentOutput => ({
     type: 'PaymentRefunded',
     payload: { orderId: refund.orderId, customerId, amount, reason: refund.reason },
@@ -152,13 +131,14 @@ function onRefundPayment({ payment, account }: PaymentSituation, refund: RefundP
       declineReason: null,
       refundedAmount: 0,
     };
-    return accept({ payment: tombstone }, [refunded(null, 0)]);
+    return accept({ ...s, payment: tombstone }, [refunded(null, 0)]);
   }
   if (payment.status !== 'AUTHORIZED') {
     // Nothing is held (declined, voided, or already given back): still answer, moving nothing.
-    return accept({}, [refunded(payment.customerId, 0)]);
+    return accept(s, [refunded(payment.customerId, 0)]);
   }
-  const customerId = payment.customerId!;
+  if (payment.customerId === null) throw new Error(`authorized payment ${payment.id} has no customer`);
+  const customerId = payment.customerId;
   // An authorized payment's account should still exist; if it does not, the money re-opens
   // it rather than vanish.
   const credited: Account = account ? { ...account, balance: account.balance + payment.amount } : { customerId, balance: payment.amount };

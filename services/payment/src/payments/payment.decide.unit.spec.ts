@@ -1,5 +1,16 @@
 import type { OrderPlaced, RefundPayment } from '@app/contracts';
-import { decide, type Account, type Payment, type PaymentChanges, type PaymentDecision, type PaymentInput, type PaymentSituation } from './payment.decide';
+import { specify } from '../../../../test/support/decider-spec';
+import { decide, payments, type Account, type Payment, type PaymentInput, type PaymentSituation } from './payment.decide';
+
+/** What a case expects: the changes to the situation, the charge asked of the gateway, what is sent. */
+type Expected =
+  | {
+      accepted: true;
+      changes: Partial<PaymentSituation>;
+      charge?: number;
+      send: Array<Exclude<ReturnType<typeof decide> & { accepted: true }, never>['send'][number]>;
+    }
+  | { accepted: false; why: string; unprocessable?: boolean };
 
 const orderId = '8f0c2a0e-6c1b-4a4e-9d5e-2f8e7a1b3c4d';
 const paymentId = '1d2e3f40-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
@@ -13,8 +24,13 @@ const total = 10_880;
 const orderPlaced = (over: Partial<OrderPlaced> = {}): PaymentInput => ({
   type: 'OrderPlaced',
   payload: { orderId, customerId: 'alice', items, total, currency: 'USD', ...over },
+  newPaymentId,
 });
-const refundPayment = (reason: RefundPayment['reason'] = 'OUT_OF_STOCK'): PaymentInput => ({ type: 'RefundPayment', payload: { orderId, reason } });
+const refundPayment = (reason: RefundPayment['reason'] = 'OUT_OF_STOCK'): PaymentInput => ({
+  type: 'RefundPayment',
+  payload: { orderId, reason },
+  newPaymentId,
+});
 
 const account = (balance: number): Account => ({ customerId: 'alice', balance });
 const payment = (over: Partial<Payment>): Payment => ({
@@ -35,7 +51,7 @@ interface Case {
   name: string;
   given: PaymentSituation;
   when: PaymentInput;
-  then: PaymentDecision;
+  then: Expected;
 }
 
 const cases: Case[] = [
@@ -195,16 +211,24 @@ const cases: Case[] = [
   },
 ];
 
+const spec = specify(payments);
+const escape = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
 describe('payment decide', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    expect(decide(c.given, c.when, { newPaymentId })).toEqual(c.then);
+    const when = spec.given(c.given).when(c.when);
+    if (!c.then.accepted) return when.thenRejects(escape(c.then.why), { unprocessable: c.then.unprocessable });
+    when.then({ payment: c.then.changes.payment ?? c.given.payment, account: c.then.changes.account ?? c.given.account }, [
+      ...(c.then.charge !== undefined ? [{ type: 'Charge' as const, amount: c.then.charge }] : []),
+      ...c.then.send,
+    ]);
   });
 
   it('never mutates the situation it is given', () => {
     const situation = given(payment({}), account(500));
     const copy = structuredClone(situation);
-    decide(situation, refundPayment(), { newPaymentId });
-    decide(situation, orderPlaced(), { newPaymentId });
+    decide(situation, refundPayment());
+    decide(situation, orderPlaced());
     expect(situation).toEqual(copy);
   });
 });
@@ -215,19 +239,18 @@ function play(start: PaymentSituation, inputs: PaymentInput[]) {
   const sent: Array<{ type: string; amount?: number; reason?: string }> = [];
   const ignored: string[] = [];
   for (const input of inputs) {
-    const d = decide(s, input, { newPaymentId });
+    const d = decide(s, input);
     if (!d.accepted) {
       ignored.push(d.why);
       continue;
     }
-    s = apply(s, d.changes);
-    for (const m of d.send) sent.push({ type: m.type, amount: m.payload.amount, ...('reason' in m.payload ? { reason: m.payload.reason } : {}) });
+    s = d.state;
+    for (const m of d.send) {
+      if (m.type === 'Charge') continue;
+      sent.push({ type: m.type, amount: m.payload.amount, ...('reason' in m.payload ? { reason: m.payload.reason } : {}) });
+    }
   }
   return { state: s, sent, ignored };
-}
-
-function apply(s: PaymentSituation, c: PaymentChanges): PaymentSituation {
-  return { payment: c.payment ?? s.payment, account: c.account ?? s.account };
 }
 
 describe('payment sequences (duplicates and out-of-order delivery)', () => {

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { createEnvelope } from '@app/contracts';
 import { UnitOfWork } from '@app/messaging';
 import { conflict, notFound, parseRequest, requestCorrelationId } from '@app/platform';
-import { OrderSagaHandlers, SERVICE } from '../../saga/order-saga.handlers';
+import { OrderSagaHandlers, SERVICE, type CancelRequested } from '../../saga/order-saga.handlers';
 import { orderIdParam } from '../get-order/get-order.http';
 import { orderView } from '../order.view';
 
@@ -23,20 +23,18 @@ export class CancelOrderHttp {
   @HttpCode(202)
   async cancel(@Param('id') id: string, @Req() req: Request) {
     const orderId = parseRequest(orderIdParam, id, 'id');
-    const result = await this.uow.run(async (tx) => {
-      const request = createEnvelope({
-        type: 'CancelRequested',
-        key: orderId,
-        source: SERVICE,
-        payload: { orderId },
-        ...(requestCorrelationId(req) ? { correlationId: requestCorrelationId(req) } : {}),
-      });
-      const decided = await this.saga.apply(tx, orderId, { type: 'CancelRequested' }, request);
+    const correlationId = requestCorrelationId(req);
+    const request = {
+      ...createEnvelope({ type: 'CancelRequested', key: orderId, source: SERVICE, payload: { orderId }, ...(correlationId ? { correlationId } : {}) }),
+      type: 'CancelRequested',
+    } as CancelRequested;
+    const order = await this.uow.run(async (tx) => {
+      const [decided] = await this.saga.apply(tx, [request]);
       // Thrown inside the transaction, so the refusal's timeline note is rolled back with it.
       if (!decided.order) throw notFound(`order ${orderId}`);
       if (!decided.accepted) throw conflict(`order ${orderId} cannot be cancelled: ${decided.why}`, { status: 409, orderStatus: decided.order.status });
       return decided.order;
     });
-    return orderView(result);
+    return orderView(order);
   }
 }

@@ -1,0 +1,373 @@
+import type { Logger } from '@app/platform';
+import type { SqlDatabase } from '@app/persistence';
+import type { OutgoingMessage, Publisher } from '../transport';
+import {
+  claimOutboxRows,
+  deleteFullySent,
+  deleteInboxBefore,
+  deleteOutboxRows,
+  markOutboxSent,
+  releaseOutboxClaims,
+  type OutboxChannel,
+  type OutboxRow,
+} from './outbox.sql';
+
+export interface DispatchChannel {
+  name: OutboxChannel;
+  publisher: Publisher;
+  /**
+   * Publishes in flight at once on this channel. The bus pipelines (RabbitMQ confirms each
+   * message by sequence number, in order); the stream sends one request at a time (the
+   * idempotent producer's order) while the next rows accumulate behind it.
+   */
+  pipeline: number;
+}
+
+export interface OutboxDispatcherOptions {
+  service: string;
+  channels: DispatchChannel[];
+  /** Rows one publish takes at most. */
+  batchMax: number;
+  /** Rows a channel holds in memory; beyond that (a broker that hangs) the sweeper takes over. */
+  queueMax: number;
+  /** How often the sweeper looks for rows that a crash or an outage left unsent. */
+  sweepIntervalMs: number;
+  /** A row is the sweeper's once it is this old and some channel has not sent it. */
+  sweepAfterMs: number;
+  /** How long a sweeper's claim keeps other instances off a row. */
+  leaseMs: number;
+  /** How long a row waits in memory for its last channel before the others' sends are written down. */
+  partialAfterMs: number;
+  /** Inbox records are kept this long: longer than any redelivery can take. */
+  inboxRetentionMs: number;
+  /** How long a stop waits for the publishes in flight. */
+  stopTimeoutMs: number;
+}
+
+export const defaultDispatcherOptions = {
+  batchMax: 500,
+  queueMax: 20_000,
+  sweepIntervalMs: 1000,
+  sweepAfterMs: 5000,
+  leaseMs: 30_000,
+  partialAfterMs: 1000,
+  inboxRetentionMs: 7 * 24 * 3600_000,
+  stopTimeoutMs: 10_000,
+};
+
+/** What the dispatcher has done, for metrics and the benchmark. */
+export interface DispatcherStats {
+  sent: Record<OutboxChannel, number>;
+  failedPublishes: Record<OutboxChannel, number>;
+  swept: Record<OutboxChannel, number>;
+  deleted: number;
+}
+
+interface Tracked {
+  row: OutboxRow;
+  waiting: Set<OutboxChannel>;
+  acked: Set<OutboxChannel>;
+  /** Acked channels already written down (a slow last channel). */
+  marked: Set<OutboxChannel>;
+  since: number;
+}
+
+/**
+ * One channel's sender. Live, it publishes what the dispatcher hands it, in commit order, up to
+ * `pipeline` publishes at once, without waiting for a database. A publish that fails puts it in
+ * recovery: it drops what it holds (those rows stay in the outbox) and takes nothing new until
+ * the sweeper has sent the channel's backlog in id order; then it is live again.
+ */
+class ChannelSender {
+  private queue: OutboxRow[] = [];
+  private inFlight = 0;
+  private idle: Array<() => void> = [];
+  live = true;
+
+  constructor(
+    readonly channel: DispatchChannel,
+    private readonly options: OutboxDispatcherOptions,
+    private readonly onSent: (channel: OutboxChannel, rows: OutboxRow[]) => void,
+    private readonly onDropped: (channel: OutboxChannel, rows: OutboxRow[]) => void,
+    private readonly logger: Logger,
+    private readonly stats: DispatcherStats,
+  ) {}
+
+  /** Takes rows to send; false if it cannot now (recovering, or full): they stay in the outbox. */
+  offer(rows: OutboxRow[]): boolean {
+    if (!this.live) return false;
+    if (this.queue.length + rows.length > this.options.queueMax) {
+      this.recover(new Error(`${this.queue.length} rows waiting for ${this.channel.name}: the broker is not keeping up`));
+      return false;
+    }
+    this.queue.push(...rows);
+    this.pump();
+    return true;
+  }
+
+  private pump(): void {
+    while (this.live && this.queue.length > 0 && this.inFlight < this.channel.pipeline) {
+      const batch = this.queue.splice(0, this.options.batchMax);
+      this.inFlight++;
+      this.channel.publisher
+        .publish(batch.map(outgoing))
+        .then(
+          () => {
+            this.stats.sent[this.channel.name] += batch.length;
+            this.onSent(this.channel.name, batch);
+          },
+          (error: unknown) => {
+            this.stats.failedPublishes[this.channel.name]++;
+            this.onDropped(this.channel.name, batch);
+            this.recover(error);
+          },
+        )
+        .finally(() => {
+          this.inFlight--;
+          if (this.inFlight === 0) this.idle.splice(0).forEach((r) => r());
+          this.pump();
+        });
+    }
+  }
+
+  /** Drops what it holds and waits for the sweeper (see `caughtUp`). */
+  recover(error: unknown): void {
+    if (this.live)
+      this.logger.warn('outbox channel cannot publish; the sweeper sends its rows from the outbox', { channel: this.channel.name, error: String(error) });
+    this.live = false;
+    const dropped = this.queue.splice(0);
+    if (dropped.length) this.onDropped(this.channel.name, dropped);
+  }
+
+  /** The sweeper found no more backlog for this channel: take rows from memory again. */
+  caughtUp(): void {
+    if (!this.live) this.logger.info('outbox channel publishing again', { channel: this.channel.name });
+    this.live = true;
+  }
+
+  async drained(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    await Promise.race([new Promise<void>((r) => this.idle.push(r)), new Promise<void>((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+}
+
+const outgoing = (r: OutboxRow): OutgoingMessage => ({ envelope: r.envelope, routingKey: r.routingKey, body: r.body });
+
+/**
+ * Where messages leave a service (ADR 0007). A transaction that wrote to the outbox hands its
+ * rows over right after its commit; every channel (the saga bus, the event stream) publishes
+ * them from memory, already serialized, on its own: a broker that is slow, hangs or fails
+ * holds up only its own channel. Once every channel has a row, the row is deleted, in one
+ * statement for all the rows that finished meanwhile; a row one channel could not send is
+ * written down as sent by the others, and left for the sweeper. No database transaction is
+ * open while a broker is waited for.
+ *
+ * The sweeper is the recovery path: rows older than `sweepAfterMs` that some channel has not
+ * sent (a crash between commit and publish, or between publish and delete; an outage) are
+ * claimed under a lease (`FOR UPDATE SKIP LOCKED`, any instance), re-sent on the channels
+ * that lack them, then deleted or marked. Consumers' inboxes absorb what is sent twice. One
+ * instance's rows leave each channel in commit order; after an outage, the backlog is sent in
+ * id order before the channel takes live rows again.
+ */
+export class OutboxDispatcher {
+  private readonly senders: ChannelSender[];
+  private readonly tracked = new Map<number, Tracked>();
+  private toDelete: number[] = [];
+  private toMark = new Map<OutboxChannel, number[]>();
+  private writing: Promise<void> | null = null;
+  private sweeper?: NodeJS.Timeout;
+  private readonly sweeping = new Set<OutboxChannel>();
+  /** Sweeps in progress: a stop waits for them, so none publishes after the service closed. */
+  private readonly inProgress = new Set<Promise<void>>();
+  private passes = 0;
+  private stopped = true;
+  readonly stats: DispatcherStats;
+
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly logger: Logger,
+    private readonly options: OutboxDispatcherOptions,
+  ) {
+    const zero = () => ({ bus: 0, stream: 0 });
+    this.stats = { sent: zero(), failedPublishes: zero(), swept: zero(), deleted: 0 };
+    this.senders = options.channels.map(
+      (c) =>
+        new ChannelSender(
+          c,
+          options,
+          (ch, rows) => this.settle(ch, rows, true),
+          (ch, rows) => this.settle(ch, rows, false),
+          logger,
+          this.stats,
+        ),
+    );
+  }
+
+  get channels(): OutboxChannel[] {
+    return this.options.channels.map((c) => c.name);
+  }
+
+  /** Rows in memory, not yet sent on every channel (for metrics). */
+  get inFlight(): number {
+    return this.tracked.size;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.sweeper = setInterval(() => this.sweepAll(), this.options.sweepIntervalMs);
+    this.sweeper.unref();
+    // Whatever an earlier run left: sent right away rather than after the first interval.
+    for (const sender of this.senders) this.track(this.sweep(sender));
+  }
+
+  /** The rows a transaction just committed: published now, on every channel. */
+  dispatch(rows: OutboxRow[]): void {
+    if (rows.length === 0 || this.stopped) return;
+    const now = Date.now();
+    for (const row of rows) this.tracked.set(row.id, { row, waiting: new Set(this.channels), acked: new Set(), marked: new Set(), since: now });
+    for (const sender of this.senders) {
+      if (!sender.offer(rows)) this.settle(sender.channel.name, rows, false);
+    }
+  }
+
+  /** Waits for the publishes in flight, then writes down what they achieved. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    const timeout = new Promise<void>((r) => setTimeout(r, this.options.stopTimeoutMs).unref());
+    await Promise.race([Promise.all([...this.inProgress]), timeout]);
+    await Promise.all(this.senders.map((s) => s.drained(this.options.stopTimeoutMs)));
+    await this.write().catch((error) => this.logger.warn('outbox bookkeeping at shutdown failed; the sweeper re-sends those rows', { error: String(error) }));
+  }
+
+  private settle(channel: OutboxChannel, rows: OutboxRow[], sent: boolean): void {
+    for (const row of rows) {
+      const t = this.tracked.get(row.id);
+      if (!t || !t.waiting.delete(channel)) continue;
+      if (sent) t.acked.add(channel);
+      if (t.waiting.size > 0) continue;
+      this.tracked.delete(row.id);
+      if (t.acked.size === this.senders.length) this.toDelete.push(row.id);
+      else for (const c of t.acked) if (!t.marked.has(c)) this.mark(c, row.id);
+    }
+    this.scheduleWrite();
+  }
+
+  private mark(channel: OutboxChannel, id: number): void {
+    let list = this.toMark.get(channel);
+    if (!list) this.toMark.set(channel, (list = []));
+    list.push(id);
+  }
+
+  /** One bookkeeping write at a time; what finishes meanwhile goes into the next. */
+  private scheduleWrite(): void {
+    if (this.writing || (this.toDelete.length === 0 && this.toMark.size === 0)) return;
+    this.writing = this.write()
+      .catch((error) => this.logger.warn('outbox bookkeeping failed; the sweeper re-sends those rows', { error: String(error) }))
+      .finally(() => {
+        this.writing = null;
+        this.scheduleWrite();
+      });
+  }
+
+  private async write(): Promise<void> {
+    const deletes = this.toDelete.splice(0);
+    const marks = [...this.toMark];
+    this.toMark.clear();
+    if (deletes.length) {
+      await deleteOutboxRows(this.db, deletes);
+      this.stats.deleted += deletes.length;
+    }
+    for (const [channel, ids] of marks) await markOutboxSent(this.db, channel, ids);
+  }
+
+  private markSlow(): void {
+    // A row one channel sent long ago while another is still at it (a slow broker): write the
+    // first down, so that a crash now does not send it there a second time.
+    const limit = Date.now() - this.options.partialAfterMs;
+    for (const t of this.tracked.values()) {
+      if (t.since > limit) continue;
+      for (const c of t.acked) {
+        if (t.marked.has(c)) continue;
+        t.marked.add(c);
+        this.mark(c, t.row.id);
+      }
+    }
+    this.scheduleWrite();
+  }
+
+  /**
+   * Re-sends what no live publish will, one sweep per channel so that a broker that hangs
+   * holds up only its own: rows past `sweepAfterMs`, and for a channel in recovery its whole
+   * backlog, oldest first (one batch per pass).
+   */
+  private sweepAll(): void {
+    this.markSlow();
+    for (const sender of this.senders) this.track(this.sweep(sender));
+    if (++this.passes % 60 === 0) void this.cleanUp().catch((error) => this.logger.warn('outbox cleanup failed', { error: String(error) }));
+  }
+
+  private track(sweep: Promise<void>): void {
+    this.inProgress.add(sweep);
+    void sweep.finally(() => this.inProgress.delete(sweep));
+  }
+
+  private async sweep(sender: ChannelSender, olderThanMs = this.options.sweepAfterMs): Promise<void> {
+    const name = sender.channel.name;
+    if (this.sweeping.has(name) || this.stopped) return;
+    this.sweeping.add(name);
+    try {
+      const recovering = !sender.live;
+      const others = this.channels.filter((c) => c !== name);
+      // One statement, so no transaction stays open while the broker is asked: a lease.
+      const claimed = await claimOutboxRows(this.db, name, others, this.options.batchMax, recovering ? 0 : olderThanMs, this.options.leaseMs);
+      // Rows still in this process's hands are finished by their live publish; let them go.
+      const mine = claimed.filter((r) => this.tracked.has(r.id) || this.stopped);
+      const rows = claimed.filter((r) => !mine.includes(r));
+      await releaseOutboxClaims(
+        this.db,
+        name,
+        mine.map((r) => r.id),
+      );
+      if (rows.length > 0) {
+        try {
+          await sender.channel.publisher.publish(rows.map(outgoing));
+        } catch (error) {
+          this.stats.failedPublishes[name]++;
+          sender.recover(error);
+          // Not sent: free them for the next pass (of any instance) rather than wait out the lease.
+          await releaseOutboxClaims(
+            this.db,
+            name,
+            rows.map((r) => r.id),
+          );
+          return;
+        }
+        this.stats.swept[name] += rows.length;
+        // Sent here and everywhere else: deleted; still missing elsewhere: this channel written down.
+        for (const r of rows) {
+          if (r.pendingElsewhere.length === 0) this.toDelete.push(r.id);
+          else this.mark(name, r.id);
+        }
+        this.scheduleWrite();
+      }
+      if (recovering && claimed.length < this.options.batchMax) {
+        // The backlog is sent: live again, and one more pass for what committed meanwhile.
+        sender.caughtUp();
+        this.sweeping.delete(name);
+        await this.sweep(sender, 0);
+      }
+    } catch (error) {
+      this.logger.warn('outbox sweep failed; will try again', { channel: name, error: String(error) });
+    } finally {
+      this.sweeping.delete(name);
+    }
+  }
+
+  private async cleanUp(): Promise<void> {
+    await deleteInboxBefore(this.db, new Date(Date.now() - this.options.inboxRetentionMs));
+    await deleteFullySent(this.db, this.channels);
+  }
+}
