@@ -42,17 +42,6 @@ export async function nonTerminal(db: Queryable, customerPrefix: string): Promis
   return rows[0].n;
 }
 
-/** Outbox lag per channel: a row's transaction start to the broker's confirm (the row marked sent). */
-export async function outboxFigures(db: Queryable, sinceMs: number) {
-  const { rows } = await db.query(
-    `SELECT ${ms('published_at - created_at')} AS bus, ${ms('streamed_at - created_at')} AS stream
-       FROM outbox_messages WHERE created_at >= to_timestamp($1::float8 / 1000)`,
-    [sinceMs],
-  );
-  const pick = (k: 'bus' | 'stream') => rows.filter((r) => r[k] !== null).map((r) => Number(r[k]));
-  return { rows: rows.length, busLagMs: percentiles(pick('bus'), [50, 99]), streamLagMs: percentiles(pick('stream'), [50, 99]) };
-}
-
 export async function outboxBacklog(db: Queryable): Promise<{ bus: number; stream: number }> {
   const { rows } = await db.query(
     `SELECT count(*) FILTER (WHERE published_at IS NULL)::int AS bus, count(*) FILTER (WHERE streamed_at IS NULL)::int AS stream FROM outbox_messages`,

@@ -19,7 +19,18 @@ export interface BenchSystem {
    * embedded mode's in-process doubles): what a phase did is the difference of two readings.
    */
   counters(): Promise<Counters>;
+  /** The statements that cost PostgreSQL the most time so far (distributed mode; for --profile). */
+  topStatements?(limit: number): Promise<StatementCost[]>;
   stop(): Promise<void>;
+}
+
+export interface StatementCost {
+  database: string;
+  calls: number;
+  totalMs: number;
+  meanMs: number;
+  rows: number;
+  query: string;
 }
 
 export interface Counters {
@@ -147,7 +158,9 @@ async function startDistributed(options: SystemOptions): Promise<BenchSystem> {
   ) as Record<'order' | 'payment' | 'inventory', Pool>;
   const pools = Object.fromEntries(Object.entries(raw).map(([s, p]) => [s, counted(p)])) as Record<'order' | 'payment' | 'inventory', Queryable>;
   const stats = new Pool({ connectionString: asHarness(system.databaseUrls.order.replace(/\/[^/]*$/, '/postgres')), max: 1 });
-  const databases = Object.values(system.databaseUrls).map((url) => decodeURIComponent(new URL(url).pathname.slice(1)));
+  const databaseOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
+  const databases = Object.values(system.databaseUrls).map(databaseOf);
+  const serviceOf: Record<string, string> = Object.fromEntries(Object.entries(system.databaseUrls).map(([service, url]) => [databaseOf(url), service]));
   return {
     deployment: 'distributed',
     urls: system.urls,
@@ -185,6 +198,24 @@ async function startDistributed(options: SystemOptions): Promise<BenchSystem> {
       const bus = await rabbitCounters(system.namespace);
       const streamRecords = options.kafka ? await kafkaRecords(system.namespace) : null;
       return { statements, commits, ...bus, streamRecords };
+    },
+    topStatements: async (limit) => {
+      const { rows } = await stats.query(
+        `SELECT d.datname AS database, s.calls::float8 AS calls, s.total_exec_time AS total, s.mean_exec_time AS mean, s.rows::float8 AS rows,
+                regexp_replace(s.query, '\\s+', ' ', 'g') AS query
+           FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+          WHERE d.datname = ANY($1) AND s.userid <> (SELECT oid FROM pg_roles WHERE rolname = $2)
+          ORDER BY s.total_exec_time DESC LIMIT $3`,
+        [databases, HARNESS_ROLE, limit],
+      );
+      return rows.map((r) => ({
+        database: serviceOf[r.database] ?? r.database,
+        calls: r.calls,
+        totalMs: Math.round(r.total),
+        meanMs: Math.round(r.mean * 1000) / 1000,
+        rows: r.rows,
+        query: r.query.slice(0, 110),
+      }));
     },
     stop: async () => {
       await Promise.all([...Object.values(raw), stats, admin].map((p) => p.end()));

@@ -1,3 +1,4 @@
+import { Pool } from 'pg';
 import { Api, quiet, uniq } from '../support/api';
 import { startBroker, stopBroker } from '../support/broker';
 import { expectConserved } from '../support/conservation';
@@ -101,6 +102,41 @@ describe('recovery (distributed: PostgreSQL + RabbitMQ)', () => {
     ids.push(...(await w.place(30)));
     const { confirmed, cancelled } = await w.settleAndCheck(ids);
     expect(confirmed + cancelled).toBe(60);
+  });
+
+  it('re-sends what Payment published but had not deleted when it was SIGKILLed, and the inbox absorbs the repeat', async () => {
+    const customer = uniq('cust');
+    const sku = uniq('SKU');
+    await api.account(customer, 1000);
+    await api.product(sku, 5, 100);
+    const payment = new Pool({ connectionString: sut.databaseUrls.payment, max: 1 });
+    const outboxRows = async () => Number((await payment.query('SELECT count(*)::int AS n FROM outbox_messages')).rows[0].n);
+    try {
+      // A test-only trigger makes the dispatcher's delete a no-op: the rows it published stay,
+      // as if the process had died between the broker's confirm and the DELETE.
+      await payment.query(`CREATE FUNCTION e2e_keep_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`);
+      await payment.query('CREATE TRIGGER e2e_keep_outbox BEFORE DELETE ON outbox_messages FOR EACH ROW EXECUTE FUNCTION e2e_keep_outbox()');
+      const ids = await Promise.all(Array.from({ length: 5 }, () => api.place(customer, [{ sku, quantity: 1 }])));
+      // Published: every order was confirmed on Payment's answers. Still in the outbox.
+      for (const id of ids) expect((await api.settled(id, SETTLE_MS)).status).toBe('CONFIRMED');
+      expect(await outboxRows()).toBeGreaterThanOrEqual(5);
+      await sut.kill('payment', 'SIGKILL');
+      await payment.query('DROP TRIGGER e2e_keep_outbox ON outbox_messages');
+      await sut.restart('payment');
+      // The restarted process's sweeper sends the left-behind rows again (they are older than
+      // its threshold) and deletes them only once both channels have confirmed.
+      await until(outboxRows, (n) => n === 0, 30_000, "Payment's left-behind outbox rows re-sent and deleted");
+      await quiet(() => Promise.all([api.balance(customer), api.stock(sku)]), 500, SETTLE_MS);
+      await expectConserved(api, ids, new Map([[customer, 1000]]), new Map([[sku, 100]]));
+      for (const id of ids) {
+        const lines = (await api.order(id)).timeline as Array<{ type: string; messageId: string }>;
+        // The repeat reached Order's inbox and ended there: one PaymentAuthorized line, no "not applied" one.
+        expect({ id, types: lines.map((l) => l.type).sort() }).toEqual({ id, types: ['OrderConfirmed', 'OrderPlaced', 'PaymentAuthorized', 'StockReserved'] });
+      }
+    } finally {
+      await payment.query('DROP TRIGGER IF EXISTS e2e_keep_outbox ON outbox_messages').catch(() => undefined);
+      await payment.end();
+    }
   });
 
   describe("Payment's dead-letter queue", () => {

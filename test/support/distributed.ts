@@ -30,6 +30,11 @@ export interface DistributedSystem {
   pids(): Partial<Record<ServiceName, number>>;
   /** The last lines a service wrote (stdout and stderr), across its restarts. */
   logs(service: ServiceName, lines?: number): string[];
+  /**
+   * Starts one more instance of a service: the same environment, database and queues (a
+   * replica, as Kubernetes runs them). It is stopped with the system.
+   */
+  addInstance(service: ServiceName): Promise<{ url: string; pid: number; logs(lines?: number): string[]; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -162,6 +167,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
   const databases: Array<Awaited<ReturnType<typeof createTestDatabase>> & { service: ServiceName }> = [];
   const outputs = Object.fromEntries(SERVICES.map((s) => [s, [] as string[]])) as Record<ServiceName, string[]>;
   const processes = new Map<ServiceName, ServiceProcess>();
+  const replicas: ServiceProcess[] = [];
   const urls = {} as Record<ServiceName, string>;
   const serviceEnv = new Map<ServiceName, NodeJS.ProcessEnv>();
   const archiveContainer = `e2e-${randomBytes(4).toString('hex')}`;
@@ -169,7 +175,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
   let stopped = false;
 
   const killAll = () => {
-    for (const p of processes.values()) {
+    for (const p of [...processes.values(), ...replicas]) {
       p.expectedExit = true;
       p.signal('SIGKILL');
     }
@@ -202,7 +208,9 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
 
   const cleanUp = async () => {
     stopped = true;
-    const stops = await Promise.all([...processes.values()].map(async (p) => ({ service: p.service, wasRunning: p.running, ...(await p.stop()) })));
+    const stops = await Promise.all(
+      [...processes.values(), ...replicas].map(async (p) => ({ service: p.service, wasRunning: p.running, ...(await p.stop()) })),
+    );
     for (const s of stops.filter((x) => x.wasRunning)) {
       // SIGTERM is a graceful shutdown with exit code 0 (or, before a service has set up its
       // handler, the signal's default); anything else deserves a look.
@@ -276,6 +284,25 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
       return start(service);
     },
     logs: (service, lines = TAIL_LINES) => outputs[service].slice(-lines),
+    addInstance: async (service) => {
+      if (stopped) throw new Error('the system is stopped');
+      const output: string[] = [];
+      const onExit = (proc: ServiceProcess, exit: Exit) => {
+        if (!stopped && proc.started) printTail(service, output, `its second instance exited unexpectedly (${describeExit(exit)})`);
+      };
+      const p = new ServiceProcess(service, serviceEnv.get(service)!, output, onExit, options.nodeArgs, from);
+      replicas.push(p);
+      try {
+        const url = `http://${serviceEnv.get(service)!.HOST ?? '127.0.0.1'}:${await p.listening()}`;
+        await waitReady(url, service);
+        return { url, pid: p.pid!, logs: (lines = TAIL_LINES) => output.slice(-lines), stop: async () => void (await p.stop()) };
+      } catch (error) {
+        p.expectedExit = true;
+        p.signal('SIGKILL');
+        printTail(service, output, `its second instance failed to start: ${(error as Error).message}`);
+        throw error;
+      }
+    },
     stop: async () => {
       if (stopped) return;
       await cleanUp();

@@ -53,8 +53,14 @@ export interface KafkaEventStreamOptions {
  * NODE_ENV=test, and tests should see what production sees.
  */
 const RETRY: RetryOptions = { initialRetryTime: 300, maxRetryTime: 30_000, factor: 0.2, multiplier: 2, retries: 5 };
-/** Fetch long-poll: a new record is returned at once; an idle fetch, or a stop, waits this long. */
-const FETCH_MAX_WAIT_MS = 1000;
+/**
+ * Fetch long-poll: the broker answers once it has FETCH_MIN_BYTES for the consumer, or after
+ * FETCH_MAX_WAIT_MS with what it has. Under load a fetch brings many records (one batch, one
+ * projection transaction, instead of a record or two per fetch); at a trickle a record waits at
+ * most FETCH_MAX_WAIT_MS. The stream is off the saga's path, so its latency can pay for that.
+ */
+const FETCH_MAX_WAIT_MS = 200;
+const FETCH_MIN_BYTES = 64 * 1024;
 
 /**
  * The event stream on Apache Kafka (kafkajs). Publishing goes through one idempotent producer
@@ -84,7 +90,8 @@ export class KafkaEventStream implements EventStream {
       brokers: options.brokers,
       connectionTimeout: 3000,
       retry: RETRY,
-      logLevel: logLevel.INFO,
+      // kafkajs' debug lines (every request) only when ours are wanted too: they are many.
+      logLevel: process.env.LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.INFO,
       logCreator: kafkaLogCreator(options.logger.child({ component: 'kafkajs' })),
     });
   }
@@ -173,7 +180,7 @@ export class KafkaEventStream implements EventStream {
   async consume(options: ConsumeOptions): Promise<StreamConsumerHandle> {
     if (this.closing) throw new Error('event stream is closed');
     const consumer = new KafkaGroupConsumer(this.kafka, options, this.logger.child({ groupId: options.groupId }), {
-      sessionTimeoutMs: this.options.sessionTimeoutMs ?? 30_000,
+      sessionTimeoutMs: this.options.sessionTimeoutMs ?? 10_000,
       maxBatchRecords: Math.max(1, this.options.maxBatchRecords ?? 200),
       partitionsConsumedConcurrently: Math.max(1, this.options.partitionsConsumedConcurrently ?? 4),
       onStopped: () => this.consumers.delete(consumer),
@@ -250,7 +257,7 @@ export class KafkaEventStream implements EventStream {
         createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
         // Bounded, so `publish` fails within seconds when Kafka is down instead of hanging the
-        // outbox relay (idempotent producers retry forever by default); see `send` for the reset.
+        // outbox's stream channel (idempotent producers retry forever by default); see `send` for the reset.
         retry: RETRY,
       });
       const ready = producer.connect().then(
@@ -380,6 +387,7 @@ class KafkaGroupConsumer implements StreamConsumerHandle {
       sessionTimeout: this.settings.sessionTimeoutMs,
       heartbeatInterval: Math.min(3000, Math.floor(this.settings.sessionTimeoutMs / 3)),
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+      minBytes: FETCH_MIN_BYTES,
       allowAutoTopicCreation: false,
       retry: { ...RETRY, restartOnFailure: async () => true },
     });

@@ -102,7 +102,7 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
       provide: OutboxDispatcher,
       useFactory: (db: SqlDatabase, logger: Logger) => {
         const channels: DispatchChannel[] = [{ name: 'bus', publisher: infra.transport, pipeline: 64 }];
-        if (infra.stream) channels.push({ name: 'stream', publisher: infra.stream, pipeline: 1 });
+        if (infra.stream) channels.push({ name: 'stream', publisher: infra.stream, pipeline: 1, lingerMs: 5 });
         return new OutboxDispatcher(db, logger.child({ component: 'outbox' }), { service, ...defaultDispatcherOptions, channels });
       },
       inject: [SQL_DATABASE, LOGGER],

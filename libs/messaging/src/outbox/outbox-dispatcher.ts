@@ -21,6 +21,11 @@ export interface DispatchChannel {
    * idempotent producer's order) while the next rows accumulate behind it.
    */
   pipeline: number;
+  /**
+   * How long rows wait for company when nothing is in flight: the stream is off the saga's
+   * path, so a few milliseconds buy one request for many commits.
+   */
+  lingerMs?: number;
 }
 
 export interface OutboxDispatcherOptions {
@@ -81,6 +86,7 @@ interface Tracked {
 class ChannelSender {
   private queue: OutboxRow[] = [];
   private inFlight = 0;
+  private lingering?: NodeJS.Timeout;
   private idle: Array<() => void> = [];
   live = true;
 
@@ -101,7 +107,13 @@ class ChannelSender {
       return false;
     }
     this.queue.push(...rows);
-    this.pump();
+    const linger = this.channel.lingerMs ?? 0;
+    if (linger > 0 && this.inFlight === 0) {
+      this.lingering ??= setTimeout(() => {
+        this.lingering = undefined;
+        this.pump();
+      }, linger);
+    } else this.pump();
     return true;
   }
 
@@ -146,6 +158,11 @@ class ChannelSender {
   }
 
   async drained(timeoutMs: number): Promise<void> {
+    if (this.lingering) {
+      clearTimeout(this.lingering);
+      this.lingering = undefined;
+      this.pump();
+    }
     if (this.inFlight === 0) return;
     await Promise.race([new Promise<void>((r) => this.idle.push(r)), new Promise<void>((r) => setTimeout(r, timeoutMs).unref())]);
   }
@@ -358,6 +375,11 @@ export class OutboxDispatcher {
         sender.caughtUp();
         this.sweeping.delete(name);
         await this.sweep(sender, 0);
+      } else if (recovering && !this.stopped) {
+        // More backlog: the next batch at once, not at the next interval, or a backlog that
+        // grows faster than batchMax a second would never drain.
+        this.sweeping.delete(name);
+        setImmediate(() => this.track(this.sweep(sender)));
       }
     } catch (error) {
       this.logger.warn('outbox sweep failed; will try again', { channel: name, error: String(error) });

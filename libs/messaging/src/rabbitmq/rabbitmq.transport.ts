@@ -99,6 +99,7 @@ export class RabbitMqTransport implements Transport {
     // noDelay: a publish or an ack is a small frame; Nagle's algorithm would hold it back for
     // the peer's delayed ACK (tens of milliseconds per hop of the saga).
     const model = await amqp.connect(url.toString(), { noDelay: true });
+    coalesceWrites(model);
     try {
       model.on('error', (e) => this.options.logger.warn('RabbitMQ connection error', { error: String(e) }));
       model.on('close', () => this.onClosed(model));
@@ -230,21 +231,22 @@ export class RabbitMqTransport implements Transport {
 
   private deliver(sub: Sub, ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
     sub.inFlight++;
+    const acks = acksOf(ch);
+    acks.track(msg);
     const headers = { ...(msg.properties.headers ?? {}) } as Record<string, unknown>;
     const deliveryCount = Number(headers[DELIVERY]) || 1;
     const routingKey = typeof headers['x-original-routing-key'] === 'string' ? headers['x-original-routing-key'] : msg.fields.routingKey;
+    // Settled once: by an ack, or once its copy (retry, dead letter) is confirmed. A copy the
+    // broker refuses leaves it unsettled, and it is requeued below.
+    let settling = false;
     let settled = false;
-    const settle = () => {
-      if (settled) throw new Error('delivery already settled');
-      settled = true;
+    const begin = () => {
+      if (settling) throw new Error('delivery already settled');
+      settling = true;
     };
     const ack = () => {
-      try {
-        ch.ack(msg);
-      } catch (error) {
-        // The channel died after the commit: the broker redelivers, the inbox absorbs it.
-        this.options.logger.warn('ack lost with its channel; the message will be redelivered', { error: String(error) });
-      }
+      settled = true;
+      acks.ack(msg);
     };
     const copyProps = (extra: Record<string, unknown>): amqp.Options.Publish => ({
       contentType: msg.properties.contentType,
@@ -261,11 +263,11 @@ export class RabbitMqTransport implements Transport {
       headers,
       deliveryCount,
       ack: async () => {
-        settle();
+        begin();
         ack();
       },
       retryLater: async (delayMs: number, failure: FailureInfo) => {
-        settle();
+        begin();
         const queue = await this.delayQueue(sub.spec.queue, deliveryCount);
         await this.send('', queue, msg.content, {
           ...copyProps({ ...failureHeaders(failure), [DELIVERY]: deliveryCount + 1 }),
@@ -274,7 +276,7 @@ export class RabbitMqTransport implements Transport {
         ack();
       },
       deadLetter: async (failure: FailureInfo) => {
-        settle();
+        begin();
         await this.send(
           '',
           `${this.queueName(sub.spec.queue)}.dlq`,
@@ -293,13 +295,7 @@ export class RabbitMqTransport implements Transport {
       .onDelivery(delivery)
       .catch((error) => this.options.logger.warn('delivery failed without settling; requeued', { queue: sub.spec.queue, error: String(error) }))
       .finally(() => {
-        if (!settled) {
-          try {
-            ch.nack(msg, false, true);
-          } catch {
-            // channel gone: the broker requeues it anyway
-          }
-        }
+        if (!settled) acks.requeue(msg);
         sub.inFlight--;
         if (sub.closing && sub.inFlight === 0) sub.idle.splice(0).forEach((r) => r());
       });
@@ -415,4 +411,90 @@ function toDeadLetter(queue: string, m: amqp.GetMessage): DeadLetter {
     },
     deadLetteredAt: String(h['x-dead-lettered-at'] ?? ''),
   };
+}
+
+/**
+ * amqplib writes every frame to the socket on its own (its Mux hands chunks to the socket one
+ * by one); on loopback each write is a system call that costs as much as the work it carries.
+ * Corking the socket for one pass of the Mux turns a batch's publishes and acks into one
+ * write. Reaches into amqplib 0.10's internals (connection.muxer), so it checks their shape and
+ * leaves amqplib as it is if they changed (ADR 0007).
+ */
+function coalesceWrites(model: amqp.ChannelModel): void {
+  const mux = (model as unknown as { connection?: { muxer?: { _readIncoming?: () => void; out?: { cork?: () => void; uncork?: () => void } } } }).connection
+    ?.muxer;
+  const out = mux?.out;
+  if (!mux?._readIncoming || !out?.cork || !out.uncork) return;
+  const read = mux._readIncoming.bind(mux);
+  mux._readIncoming = () => {
+    out.cork!();
+    try {
+      read();
+    } finally {
+      out.uncork!();
+    }
+  };
+}
+
+/**
+ * A consumer channel's acks, in as few frames as possible: on the next turn of the event loop,
+ * every delivery settled so far is acked, the settled run at the head of the channel's
+ * outstanding deliveries with one `multiple` ack, any others one by one. A batch of handled
+ * messages is one frame. A delivery that failed without settling is requeued at once.
+ */
+class ChannelAcks {
+  private readonly outstanding = new Map<number, amqp.Message>();
+  private readonly settled = new Set<number>();
+  private scheduled = false;
+
+  constructor(private readonly ch: amqp.Channel) {}
+
+  track(msg: amqp.Message): void {
+    this.outstanding.set(msg.fields.deliveryTag, msg);
+  }
+
+  ack(msg: amqp.Message): void {
+    this.settled.add(msg.fields.deliveryTag);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  requeue(msg: amqp.Message): void {
+    this.outstanding.delete(msg.fields.deliveryTag);
+    try {
+      this.ch.nack(msg, false, true);
+    } catch {
+      // channel gone: the broker requeues it anyway
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const tags = [...this.outstanding.keys()].sort((a, b) => a - b);
+    let head: amqp.Message | undefined;
+    for (const tag of tags) {
+      if (!this.settled.has(tag)) break;
+      head = this.outstanding.get(tag);
+      this.outstanding.delete(tag);
+      this.settled.delete(tag);
+    }
+    try {
+      if (head) this.ch.ack(head, true);
+      for (const tag of this.settled) {
+        this.ch.ack(this.outstanding.get(tag)!);
+        this.outstanding.delete(tag);
+      }
+    } catch {
+      // The channel died after the commits: the broker redelivers, the inboxes absorb it.
+    }
+    this.settled.clear();
+  }
+}
+
+const channelAcks = new WeakMap<amqp.Channel, ChannelAcks>();
+function acksOf(ch: amqp.Channel): ChannelAcks {
+  let acks = channelAcks.get(ch);
+  if (!acks) channelAcks.set(ch, (acks = new ChannelAcks(ch)));
+  return acks;
 }

@@ -263,7 +263,7 @@ export class Archiver {
     await this.commit(s, last.offset + 1);
     s.items = [];
     s.archivedThrough = last.offset;
-    this.logger.info('archived', { blob: name, events: lines.length, skipped: skipped.length });
+    this.logger.debug('archived', { blob: name, events: lines.length, skipped: skipped.length });
   }
 }
 

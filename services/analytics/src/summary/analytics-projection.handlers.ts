@@ -21,9 +21,42 @@ export class AnalyticsProjectionHandler {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** Resolves once the batch's projection committed; rejects if it could not. */
-  async projectAll(events: Envelope[]): Promise<void> {
-    if (events.length === 0) return;
+  private queue: Array<{ events: Envelope[]; resolve(): void; reject(error: unknown): void }> = [];
+  private running = false;
+
+  /**
+   * Resolves once the events' projection committed; rejects if it could not. The archiver's
+   * partitions call it at once, each with a few events: what arrives while a transaction runs
+   * shares the next one (group commit), so the summary costs a transaction per round, not per
+   * partition's slice.
+   */
+  projectAll(events: Envelope[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const group = this.queue.splice(0);
+    void this.project(group.flatMap((g) => g.events))
+      .then(
+        () => group.forEach((g) => g.resolve()),
+        async () => {
+          // Nothing of the group committed: each caller's events alone, so one bad slice fails alone.
+          for (const g of group) await this.project(g.events).then(g.resolve, g.reject);
+        },
+      )
+      .finally(() => {
+        this.running = false;
+        this.next();
+      });
+  }
+
+  private async project(events: Envelope[]): Promise<void> {
     const outcomes = await this.uow.handleBatch(SERVICE, events, async (tx, fresh) => {
       const orderIds = [...new Set(fresh.map(orderIdOf).filter((id): id is string => id !== null))].sort();
       const facts = await lockOrderFacts(tx.sql, orderIds);

@@ -72,7 +72,7 @@ export class InventoryHandlers implements BatchHandler<typeof inventorySubscript
             createEnvelope({ type: out.type, key: input.orderId, source: SERVICE, causedBy: m, occurredAt: now, payload: out.payload }),
           ),
         );
-        this.logger.info('inventory step', {
+        this.logger.debug('inventory step', {
           orderId: input.orderId,
           input: input.type,
           status: next?.status ?? existing?.status,

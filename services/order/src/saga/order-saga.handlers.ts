@@ -123,7 +123,7 @@ export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions
         const outgoing = decision.send.map((o) => this.envelopeFor(o, next, m, now));
         for (const e of outgoing) line(orderId, e);
         tx.send(...outgoing);
-        this.logger.info('saga step', { orderId, input: input.type, status: next.status, sent: decision.send.map((o) => o.type) });
+        this.logger.debug('saga step', { orderId, input: input.type, status: next.status, sent: decision.send.map((o) => o.type) });
         return { order: next, accepted: true };
       }),
     );

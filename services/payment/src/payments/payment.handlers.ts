@@ -114,7 +114,7 @@ export class PaymentHandlers implements BatchHandler<typeof paymentSubscriptions
           else out.push(o);
         }
         sends.set(m, out);
-        this.logger.info('payment step', {
+        this.logger.debug('payment step', {
           orderId,
           input: m.type,
           status: nextPayment?.status ?? payment?.status,
