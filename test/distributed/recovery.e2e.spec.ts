@@ -5,6 +5,7 @@ import { expectConserved } from '../support/conservation';
 import { startDistributedSystem, type DistributedSystem } from '../support/system';
 import { until } from '../support/wait';
 import { sleep } from '@app/platform';
+import { defaultDispatcherOptions } from '@app/messaging';
 
 /**
  * The distributed mode under failure, black box over HTTP plus control of the processes and
@@ -124,8 +125,10 @@ describe('recovery (distributed: PostgreSQL + RabbitMQ)', () => {
       await payment.query('DROP TRIGGER e2e_keep_outbox ON outbox_messages');
       await sut.restart('payment');
       // The restarted process's sweeper sends the left-behind rows again (they are older than
-      // its threshold) and deletes them only once both channels have confirmed.
-      await until(outboxRows, (n) => n === 0, 30_000, "Payment's left-behind outbox rows re-sent and deleted");
+      // its threshold) and deletes them only once both channels have confirmed. The killed
+      // process's own sweeper may have claimed them last (its deletes were no-ops, so it kept
+      // re-sending rows past sweepAfterMs): that claim holds for leaseMs (30 s) after its death.
+      await until(outboxRows, (n) => n === 0, defaultDispatcherOptions.leaseMs + 30_000, "Payment's left-behind outbox rows re-sent and deleted");
       await quiet(() => Promise.all([api.balance(customer), api.stock(sku)]), 500, SETTLE_MS);
       await expectConserved(api, ids, new Map([[customer, 1000]]), new Map([[sku, 100]]));
       for (const id of ids) {

@@ -64,11 +64,10 @@ describe('two instances of every service (distributed)', () => {
       // Each message handled once (two instances consumed the same queues), OrderPlaced first.
       expect({ order: o, duplicates: lines.length - new Set(lines.map((l) => l.messageId)).size }).toEqual({ order: o, duplicates: 0 });
       expect({ order: o, first: types[0] }).toEqual({ order: o, first: 'OrderPlaced' });
-      // One service's messages about one order arrive in the order it sent them.
-      for (const source of ['payment', 'inventory']) {
-        const sent = lines.filter((l) => l.source === source).map((l) => l.at);
-        expect({ order: o, source, sent }).toEqual({ order: o, source, sent: [...sent].sort() });
-      }
+      // Not asserted: that one service's messages about an order are handled in the order it sent
+      // them. Two instances compete for each queue, so a PaymentRefunded can be handled by one
+      // before the other has finished the PaymentAuthorized it prefetched (seen here); the saga
+      // takes any order, which test/saga-model.property.unit.spec.ts searches for.
       if (order.status === 'CONFIRMED') {
         // Inventory reserves only after the payment, so StockReserved may reach Order before
         // PaymentAuthorized (which then changes nothing); OrderConfirmed follows StockReserved.

@@ -63,6 +63,10 @@ async function placedMessageIds(api: Api, ids: string[]): Promise<string[]> {
 }
 
 describe('event stream and archive (distributed: Kafka + Azurite)', () => {
+  // A test that times out leaves its `finally` running behind jest's back: Kafka must be up for
+  // the suites after this one either way (`up` is a no-op on a running broker).
+  afterAll(() => kafkaCtl('up'), 180_000);
+
   it('survives Analytics being killed between a blob upload and its offset commit: no duplicate, no gap', async () => {
     const sys = await startDistributedSystem({ ANALYTICS_FAULT: 'kill-after-upload', ARCHIVE_BATCH_MAX_MS: '300' });
     const api = new Api(sys);

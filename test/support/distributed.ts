@@ -34,7 +34,21 @@ export interface DistributedSystem {
    * Starts one more instance of a service: the same environment, database and queues (a
    * replica, as Kubernetes runs them). It is stopped with the system.
    */
-  addInstance(service: ServiceName): Promise<{ url: string; pid: number; logs(lines?: number): string[]; stop(): Promise<void> }>;
+  addInstance(service: ServiceName, env?: NodeJS.ProcessEnv): Promise<ServiceInstance>;
+  /** Exits nobody asked for (not `kill`, `stop` or the instance's own `kill`), in order. */
+  unexpectedExits(): Array<{ service: ServiceName; pid?: number; exit: string; at: string }>;
+  stop(): Promise<void>;
+}
+
+/** One more instance of a service (see addInstance). */
+export interface ServiceInstance {
+  url: string;
+  pid: number;
+  logs(lines?: number): string[];
+  /** Sends a signal and waits until it has exited (an exit the test caused). */
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when it exits, for whatever reason. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
 }
 
@@ -183,8 +197,11 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
   // Children never outlive the test process, however it ends.
   process.on('exit', killAll);
 
+  const unexpected: Array<{ service: ServiceName; pid?: number; exit: string; at: string }> = [];
   const onUnexpectedExit = (p: ServiceProcess, exit: Exit) => {
-    if (!stopped && p.started) printTail(p.service, outputs[p.service], `exited unexpectedly (${describeExit(exit)})`);
+    if (stopped) return;
+    unexpected.push({ service: p.service, pid: p.pid, exit: describeExit(exit), at: new Date().toISOString() });
+    if (p.started) printTail(p.service, outputs[p.service], `exited unexpectedly (${describeExit(exit)})`);
   };
 
   const start = async (service: ServiceName): Promise<string> => {
@@ -284,18 +301,32 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
       return start(service);
     },
     logs: (service, lines = TAIL_LINES) => outputs[service].slice(-lines),
-    addInstance: async (service) => {
+    unexpectedExits: () => [...unexpected],
+    addInstance: async (service, extraEnv) => {
       if (stopped) throw new Error('the system is stopped');
       const output: string[] = [];
       const onExit = (proc: ServiceProcess, exit: Exit) => {
-        if (!stopped && proc.started) printTail(service, output, `its second instance exited unexpectedly (${describeExit(exit)})`);
+        if (stopped) return;
+        unexpected.push({ service, pid: proc.pid, exit: describeExit(exit), at: new Date().toISOString() });
+        if (proc.started) printTail(service, output, `another instance exited unexpectedly (${describeExit(exit)})`);
       };
-      const p = new ServiceProcess(service, serviceEnv.get(service)!, output, onExit, options.nodeArgs, from);
+      const p = new ServiceProcess(service, { ...serviceEnv.get(service)!, ...extraEnv }, output, onExit, options.nodeArgs, from);
       replicas.push(p);
       try {
         const url = `http://${serviceEnv.get(service)!.HOST ?? '127.0.0.1'}:${await p.listening()}`;
         await waitReady(url, service);
-        return { url, pid: p.pid!, logs: (lines = TAIL_LINES) => output.slice(-lines), stop: async () => void (await p.stop()) };
+        return {
+          url,
+          pid: p.pid!,
+          logs: (lines = TAIL_LINES) => output.slice(-lines),
+          kill: (signal = 'SIGKILL') => {
+            p.expectedExit = true;
+            p.signal(signal);
+            return p.exited;
+          },
+          exited: p.exited,
+          stop: async () => void (await p.stop()),
+        };
       } catch (error) {
         p.expectedExit = true;
         p.signal('SIGKILL');

@@ -1,3 +1,5 @@
+import { backoffMs } from '@app/platform';
+
 /**
  * One recoverability policy for every consumer: a few immediate retries in-process, then
  * delayed redeliveries with exponential backoff and jitter, then the dead-letter queue.
@@ -33,9 +35,7 @@ export function isNonRetryable(error: unknown): boolean {
 
 /** Delay before delayed retry number `retry` (1-based). */
 export function backoffDelayMs(retry: number, options: RecoverabilityOptions, random: () => number = Math.random): number {
-  const nominal = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (retry - 1));
-  const spread = nominal * options.jitter;
-  return Math.max(0, Math.round(nominal - spread + random() * 2 * spread));
+  return backoffMs(retry - 1, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs, jitter: options.jitter }, random);
 }
 
 export type RecoveryAction = { kind: 'retry-later'; delayMs: number } | { kind: 'dead-letter' };

@@ -35,8 +35,8 @@ export class MessageFailed {
  * outgoing messages to the outbox; commit; then hand the rows to the dispatcher, and only then
  * answer, so the consumer acks after the commit. A message the handler reports failed has its
  * inbox record taken back in the same transaction (its retry must not look like a duplicate).
- * If the work or the commit throws, nothing is kept and each message runs again alone, so one
- * bad message fails by itself.
+ * If the work or the commit throws, nothing is kept and the batch runs again in halves, down to
+ * the bad message alone, so one bad message fails by itself.
  */
 export class UnitOfWork {
   constructor(
@@ -70,10 +70,12 @@ export class UnitOfWork {
       return await this.attempt(consumer, messages, work);
     } catch (error) {
       if (messages.length === 1) return [new MessageFailed(error)];
-      // Nothing of the batch was kept: each one alone, so that only the failing one fails.
-      const out: Array<Outcome | MessageFailed> = [];
-      for (const m of messages) out.push(...(await this.attempt(consumer, [m], work).catch((e: unknown) => [new MessageFailed(e)])));
-      return out;
+      // Nothing of the batch was kept. Its halves again, first then second (arrival order
+      // holds), down to the bad message alone: one poison among n costs about 2·log2(n)
+      // transactions instead of n, and the others commit.
+      const half = Math.ceil(messages.length / 2);
+      const first = await this.handleBatch(consumer, messages.slice(0, half), work);
+      return [...first, ...(await this.handleBatch(consumer, messages.slice(half), work))];
     }
   }
 

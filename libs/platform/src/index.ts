@@ -10,4 +10,5 @@ export * from './http/health.http';
 export * from './http/bootstrap';
 export * from './config/env';
 export * from './clock';
+export * from './backoff';
 export * from './azurite/azurite';

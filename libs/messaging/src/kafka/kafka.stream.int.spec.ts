@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +22,15 @@ async function kafkaScript(command: 'up' | 'down'): Promise<void> {
   await run(resolve(repo, 'scripts/kafka.sh'), [command], { cwd: repo, timeout: 150_000 });
 }
 
+/**
+ * Freezes (SIGSTOP) or thaws (SIGCONT) the broker this checkout started: its sockets stay open
+ * and nothing is answered, the case where kafkajs can leave a call pending forever.
+ */
+function freezeKafka(frozen: boolean): void {
+  const pid = Number(readFileSync(resolve(process.env.KAFKA_HOME ?? resolve(repo, '.run/kafka'), 'kafka.pid'), 'utf8'));
+  process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+}
+
 type Touched = { orderId: string; seq: number };
 
 describe('Kafka event stream (real broker)', () => {
@@ -30,6 +40,7 @@ describe('Kafka event stream (real broker)', () => {
   const topics = new Set<string>();
   const groups = new Set<string>();
   let kafkaStopped = false;
+  let kafkaFrozen = false;
 
   const open = async () => {
     const s = new KafkaEventStream({ brokers, clientId: id, logger, connectTimeoutMs: 60_000, sessionTimeoutMs: 10_000 });
@@ -57,6 +68,7 @@ describe('Kafka event stream (real broker)', () => {
   const payload = (r: StreamRecord) => (JSON.parse(r.value) as Envelope<Touched>).payload;
 
   afterAll(async () => {
+    if (kafkaFrozen) freezeKafka(false);
     if (kafkaStopped) await kafkaScript('up');
     for (const h of handles) await h.stop().catch(() => undefined);
     for (const s of streams) await s.close();
@@ -337,6 +349,55 @@ describe('Kafka event stream (real broker)', () => {
     await expect(s.produce(`${id}-never-created`, [{ key: 'k', value: 'v' }])).rejects.toThrow();
     expect(s.isReady()).toBe(true);
   });
+
+  it('abandons a send and a probe the broker never answers, within their deadlines, and carries on once it answers', async () => {
+    const s = new KafkaEventStream({ brokers, clientId: id, logger, connectTimeoutMs: 60_000, callDeadlineMs: 3000 });
+    await s.connect();
+    streams.push(s);
+    const source = await sourceFor(s, 'frozen', 2);
+    const topic = eventTopic(source);
+    const seen = new Set<string>();
+    await consume(s, 'frozen', topic, async (b, handle) => {
+      for (const r of b.records) seen.add((JSON.parse(r.value) as Envelope).messageId);
+      await handle.commit([{ topic, partition: b.partition, offset: b.records[b.records.length - 1].offset + 1 }]).catch(() => undefined);
+    });
+    const first = touched(source, randomUUID(), 1);
+    await s.publish(outgoing([first]));
+
+    kafkaFrozen = true;
+    freezeKafka(true);
+    let frozenFor: number;
+    try {
+      const started = Date.now();
+      // kafkajs alone waits out its request timeout and retries (minutes) or forever.
+      await expect(s.publish(outgoing([touched(source, randomUUID(), 2)]))).rejects.toThrow();
+      frozenFor = Date.now() - started;
+      await until(
+        () => s.isReady(),
+        (ready) => !ready,
+        20_000,
+        'not ready while Kafka is frozen',
+      );
+    } finally {
+      freezeKafka(false);
+      kafkaFrozen = false;
+    }
+    expect(frozenFor).toBeLessThan(3000 + 2000);
+
+    const after = touched(source, randomUUID(), 3);
+    await until(
+      () =>
+        s.publish(outgoing([after])).then(
+          () => true,
+          () => false,
+        ),
+      Boolean,
+      60_000,
+      'a publish after the thaw',
+    );
+    await until(() => s.isReady(), Boolean, 30_000, 'ready again');
+    await until(() => seen.has(first.messageId) && seen.has(after.messageId), Boolean, 90_000, 'records before and after consumed');
+  }, 180_000);
 
   it('loses nothing publish() acknowledged across a Kafka restart, and the consumer carries on', async () => {
     const s = await open();

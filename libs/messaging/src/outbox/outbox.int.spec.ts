@@ -309,7 +309,36 @@ describe('outbox dispatcher and inbox on PostgreSQL', () => {
       expect(retry).toEqual(['handled']);
     });
 
-    it('a batch whose work throws runs again message by message, so only the bad one fails', async () => {
+    it('a poison message among 32 costs a dozen transactions, not 33: the batch runs again in halves, and only it fails', async () => {
+      let transactions = 0;
+      const counting: SqlDatabase = {
+        dialect: db.dialect,
+        query: (...args) => db.query(...args),
+        transaction: (work) => {
+          transactions++;
+          return db.transaction(work);
+        },
+      };
+      const uow = new UnitOfWork(counting, quiet());
+      const batch = Array.from({ length: 32 }, (_, i) => msg(i));
+      const bad = batch[19];
+      const outcomes = await uow.handleBatch('payment', batch, async (tx, fresh) => {
+        for (const f of fresh) {
+          if (f === bad) throw new Error('poison');
+          await effect(tx, f);
+        }
+        return fresh.map(() => handled);
+      });
+      expect(outcomes.map((o, i) => (o instanceof MessageFailed ? i : -1)).filter((i) => i >= 0)).toEqual([19]);
+      expect(await effects()).toBe(31);
+      // 1 for the whole batch, then two per level of halving (16, 8, 4, 2, 1): 11.
+      expect(transactions).toBe(11);
+      // Arrival order held: the effects are in the batch's order.
+      const order = (await ds.query('SELECT message_id FROM effects ORDER BY id')).map((r: { message_id: string }) => r.message_id);
+      expect(order).toEqual(batch.filter((m) => m !== bad).map((m) => m.messageId));
+    });
+
+    it('a batch whose work throws runs again in parts, so only the bad one fails', async () => {
       const uow = new UnitOfWork(db, quiet());
       const [a, bad, c] = [msg(1), msg(2), msg(3)];
       const outcomes = await uow.handleBatch('payment', [a, bad, c], async (tx, fresh) => {

@@ -1,4 +1,4 @@
-import type { Logger } from '@app/platform';
+import { backoffMs, type Logger } from '@app/platform';
 import type { OutgoingMessage } from '../transport';
 import {
   streamRecordOf,
@@ -210,7 +210,7 @@ export class InMemoryEventStream implements EventStream {
         failures = 0;
       } catch (error) {
         // The position stays: the same records come again, in order, after a backoff.
-        const delay = Math.min(2000, this.retryDelayMs * 2 ** Math.min(failures++, 10));
+        const delay = backoffMs(failures++, { baseMs: this.retryDelayMs, maxMs: 2000 });
         this.options.logger?.warn('stream batch failed; it will be delivered again', {
           groupId: consumer.options.groupId,
           topic,
