@@ -96,11 +96,12 @@ export class Api {
 
   /**
    * Runs an archive verification (an admin starts it, it runs in the background) and answers
-   * its report once it is done; null while one is already running.
+   * its report once it is done; null while one is already running, or while Analytics cannot
+   * start one (503: the stream is not ready, e.g. just after a Kafka restart).
    */
   async verifyArchive(timeoutMs = 20_000): Promise<any> {
     const started = await this.admin('analytics', 'POST', '/api/analytics/archives/verifications', {});
-    if (started.status === 409) return null;
+    if (started.status === 409 || started.status === 503) return null;
     if (started.status !== 202) throw new Error(`verification not started: ${started.status} ${JSON.stringify(started.body)}`);
     const job = await until(
       () => this.get('analytics', started.headers.get('location')!).then((r) => r.body),

@@ -17,6 +17,7 @@ export * from './nest/dead-letters.http';
 export * from './nest/service-kit';
 export * from './nest/infrastructure';
 export * from './rabbitmq/rabbitmq.transport';
+export type { DeadLetterReason } from './rabbitmq/rabbitmq.settlement';
 export * from './outbox-stream-channel.migration';
 export * from './outbox-dispatch.migration';
 export * from './stream/stream';

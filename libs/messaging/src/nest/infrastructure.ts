@@ -29,6 +29,11 @@ const infraShape = {
   /** `memory`: a private in-process bus (a lone service talks to no one); `rabbitmq`: the broker. */
   TRANSPORT: z.enum(['memory', 'rabbitmq']).default('memory'),
   RABBITMQ_URL: z.string().url().default('amqp://guest:guest@127.0.0.1:5672'),
+  /**
+   * Deliveries of a message without a settlement (its consumer crashed, or lost its connection,
+   * each time) before it is dead-lettered instead: the quorum queues' `x-delivery-limit`.
+   */
+  RABBITMQ_DELIVERY_LIMIT: int(20, 1),
   /** Prefix for the exchange and queue names (keeps test systems apart on one broker). */
   MESSAGING_NAMESPACE: z
     .string()
@@ -99,7 +104,11 @@ export async function standaloneInfrastructure(
     const rabbit = new RabbitMqTransport({
       url: c.RABBITMQ_URL,
       namespace: c.MESSAGING_NAMESPACE,
+      service,
       topology: sagaTopology,
+      deliveryLimit: c.RABBITMQ_DELIVERY_LIMIT,
+      // The delay tiers are cut from the policy the consumers retry with.
+      retryDelays: recoverabilityFromEnv(env),
       duplicatePublish: duplicates,
       logger: createLogger({ service }).child({ component: 'rabbitmq' }),
     });
