@@ -1,8 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { LOGGER, serviceKit, type ServiceInfrastructure } from '@app/messaging';
+import { InMemoryEventStream, LOGGER, serviceKit, SQL_DATABASE, type ServiceInfrastructure } from '@app/messaging';
+import type { SqlDatabase } from '@app/persistence';
 import type { Logger } from '@app/platform';
 import { HealthController } from '@app/platform';
+import { ARCHIVE_MANIFEST, InMemoryArchiveManifest, SqlArchiveManifest } from './archive/archive-manifest';
 import { ArchivePipeline } from './archive/archive.pipeline';
 import { ARCHIVE_STORE, InMemoryArchiveStore } from './archive/archive-store';
 import { ArchiveVerifications } from './archive/archive-verifications';
@@ -11,6 +13,7 @@ import { ARCHIVE_TOPICS } from './archive/archive.topics';
 import { AzureBlobArchiveStore } from './archive/azure-blob.archive-store';
 import { ANALYTICS_CONFIG, type AnalyticsConfig } from './config';
 import { AnalyticsTables1763769600004 } from './migrations/1763769600004-analytics-tables';
+import { ArchiveManifest1764633600000 } from './migrations/1764633600000-archive-manifest';
 import { AnalyticsProjectionHandler, SERVICE } from './summary/analytics-projection.handlers';
 import { EventCountEntity } from './summary/event-count.entity';
 import { OrderFactEntity } from './summary/order-fact.entity';
@@ -39,11 +42,18 @@ export class AnalyticsModule {
           infrastructure,
           adminToken: config.adminToken,
           entities: [OrderFactEntity, EventCountEntity],
-          migrations: [AnalyticsTables1763769600004],
+          migrations: [AnalyticsTables1763769600004, ArchiveManifest1764633600000],
           streamRequired: true,
         }),
         { provide: ANALYTICS_CONFIG, useValue: config },
         { provide: ARCHIVE_STORE, useValue: archiveStore },
+        {
+          provide: ARCHIVE_MANIFEST,
+          // The manifest lives as long as the log whose offsets it records: an in-process log
+          // starts again at offset 0 on every start, while PGlite's files outlive it.
+          useFactory: (db: SqlDatabase) => (infrastructure.stream instanceof InMemoryEventStream ? new InMemoryArchiveManifest() : new SqlArchiveManifest(db)),
+          inject: [SQL_DATABASE],
+        },
         {
           provide: ArchiveVerifications,
           useFactory: (logger: Logger) =>

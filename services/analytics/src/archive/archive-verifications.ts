@@ -4,7 +4,7 @@ import { gunzip } from 'node:zlib';
 import type { EventStream } from '@app/messaging';
 import type { Logger } from '@app/platform';
 import type { ArchiveStore } from './archive-store';
-import { rangeFromBlob, verifyPartition, type BlobRange, type PartitionReport } from './archive-verify';
+import { duplicateMessages, rangeFromBlob, verifyPartition, type BlobRange, type DuplicateMessage, type PartitionReport } from './archive-verify';
 import { ARCHIVE_ROOT } from './blob-name';
 
 const gunzipAsync = promisify(gunzip);
@@ -22,6 +22,8 @@ export interface VerificationReport {
   events: number;
   blobs: number;
   partitions: PartitionReport[];
+  /** messageIds on more than one line of the blobs read (the scope's, all partitions together). */
+  duplicateMessages: DuplicateMessage[];
 }
 
 export interface Verification {
@@ -132,7 +134,7 @@ export class ArchiveVerifications {
       for (let i = 0; i < wanted.length; i += READS_IN_FLIGHT) {
         await Promise.all(
           wanted.slice(i, i + READS_IN_FLIGHT).map(async (range) => {
-            range.offsets = await this.offsetsIn(range.name);
+            range.lines = await this.linesIn(range.name);
             const k = `${range.topic}#${range.partition}`;
             ranges.set(k, [...(ranges.get(k) ?? []), range]);
             job.blobsRead++;
@@ -143,24 +145,29 @@ export class ArchiveVerifications {
     } while (token);
 
     const partitions = positions.map((p) => verifyPartition(p.topic, p.partition, p.committed, p.low, ranges.get(`${p.topic}#${p.partition}`) ?? []));
-    const ok = partitions.every((p) => p.ok);
+    const duplicates = duplicateMessages([...ranges.values()].flat());
+    const ok = partitions.every((p) => p.ok) && duplicates.length === 0;
     return {
       ok,
-      summary: ok ? 'the archive holds every committed offset exactly once' : 'the archive has gaps or duplicates',
+      summary: ok ? 'the archive holds every committed offset and every event exactly once' : 'the archive has gaps or duplicates',
       events: partitions.reduce((n, p) => n + p.events, 0),
       blobs: job.blobsRead,
       partitions,
+      duplicateMessages: duplicates,
     };
   }
 
-  /** The offsets a blob's lines hold (what is stored, not what its metadata says). */
-  private async offsetsIn(name: string): Promise<number[]> {
+  /** A blob's lines, offset and messageId (what is stored, not what its metadata says). */
+  private async linesIn(name: string): Promise<Array<{ offset: number; messageId: string }>> {
     const body = await this.store.read(name);
     if (!body) return [];
     const text = (await gunzipAsync(body)).toString('utf8');
     return text
       .split('\n')
       .filter(Boolean)
-      .map((l) => (JSON.parse(l) as { offset: number }).offset);
+      .map((l) => {
+        const line = JSON.parse(l) as { offset: number; event: { messageId: string } };
+        return { offset: line.offset, messageId: line.event.messageId };
+      });
   }
 }

@@ -3,6 +3,7 @@ import { EVENT_STREAM, EVENT_TOPIC_PARTITIONS, eventTopics, LOGGER, type EventSt
 import type { Logger } from '@app/platform';
 import { ANALYTICS_CONFIG, type AnalyticsConfig } from '../config';
 import { AnalyticsProjectionHandler } from '../summary/analytics-projection.handlers';
+import { ARCHIVE_MANIFEST, type ArchiveManifest } from './archive-manifest';
 import { ARCHIVE_STORE, type ArchiveStore } from './archive-store';
 import { DEAD_LETTER_TOPIC, RETRY_TOPIC } from './archive.topics';
 import { Archiver } from './archiver';
@@ -15,6 +16,7 @@ export class ArchivePipeline {
   constructor(
     @Inject(EVENT_STREAM) private readonly stream: EventStream | null,
     @Inject(ARCHIVE_STORE) private readonly store: ArchiveStore | null,
+    @Inject(ARCHIVE_MANIFEST) private readonly manifest: ArchiveManifest,
     private readonly projection: AnalyticsProjectionHandler,
     @Inject(ANALYTICS_CONFIG) private readonly config: AnalyticsConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -30,16 +32,22 @@ export class ArchivePipeline {
       { topic: RETRY_TOPIC, partitions: 1 },
       { topic: DEAD_LETTER_TOPIC, partitions: 1 },
     ]);
-    this.archiver = new Archiver(this.stream, this.store, (events) => this.projection.projectAll(events), this.logger.child({ component: 'archiver' }), {
-      groupId: this.config.archiveGroupId,
-      eventTopics,
-      retryTopic: RETRY_TOPIC,
-      deadLetterTopic: DEAD_LETTER_TOPIC,
-      batchMaxEvents: this.config.archive.batchMaxEvents,
-      batchMaxMs: this.config.archive.batchMaxMs,
-      retryDelayMs: this.config.archive.retryDelayMs,
-      killAfterUpload: this.config.archive.killAfterUpload,
-    });
+    this.archiver = new Archiver(
+      this.stream,
+      this.store && { store: this.store, manifest: this.manifest },
+      (events) => this.projection.projectAll(events),
+      this.logger.child({ component: 'archiver' }),
+      {
+        groupId: this.config.archiveGroupId,
+        eventTopics,
+        retryTopic: RETRY_TOPIC,
+        deadLetterTopic: DEAD_LETTER_TOPIC,
+        batchMaxEvents: this.config.archive.batchMaxEvents,
+        batchMaxMs: this.config.archive.batchMaxMs,
+        retryDelayMs: this.config.archive.retryDelayMs,
+        killAfterUpload: this.config.archive.killAfterUpload,
+      },
+    );
     await this.archiver.start();
   }
 

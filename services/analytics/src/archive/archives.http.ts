@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { z } from 'zod';
 import { AdminGuard, conflict, fromDependency, notFound, parseRequest, unavailable } from '@app/platform';
+import { parseOffsets } from './archive-blob';
 import { ARCHIVE_STORE, InvalidContinuationToken, type ArchiveStore } from './archive-store';
 import { ArchiveVerifications } from './archive-verifications';
 import { ARCHIVE_ROOT, parseBlobName } from './blob-name';
@@ -84,7 +85,8 @@ export class ArchivesHttp {
           partition: p?.partition,
           firstOffset: p?.firstOffset,
           lastOffset: p?.lastOffset,
-          skippedOffsets: (b.metadata.skippedoffsets ?? '').split(',').filter(Boolean).map(Number),
+          skippedOffsets: parseOffsets(b.metadata.skippedoffsets),
+          duplicateOffsets: parseOffsets(b.metadata.duplicateoffsets),
           from: b.metadata.mintimestamp || null,
           to: b.metadata.maxtimestamp || null,
         };

@@ -5,7 +5,8 @@ import { ARCHIVE_TOPICS } from './archive.topics';
  * batch's first event, e.g.
  *   events/2026/11/22/13/order-events-p2-000000001200-000000001399.ndjson.gz
  * Reading the same offsets again after a crash yields the same name (the first event's
- * producer timestamp does not change), which is how a re-run finds what it already wrote.
+ * producer timestamp does not change), so a blob claimed in the manifest and uploaded again by
+ * another run lands on itself (ADR 0008).
  *
  * This file is the naming grammar in both directions. A name that comes from outside (an HTTP
  * path) is parsed, and accepted only if it is exactly the name this grammar would write for
@@ -46,8 +47,8 @@ export function datePath(timestampMs: number): string {
   return hourPath(hourOf(timestampMs));
 }
 
-/** Everything up to and including the first offset: the prefix a re-run lists to find its blob. */
-export function blobPrefix(topic: string, partition: number, firstOffset: number, firstTimestampMs: number): string {
+/** Everything up to and including the first offset. */
+function blobPrefix(topic: string, partition: number, firstOffset: number, firstTimestampMs: number): string {
   return `${ARCHIVE_ROOT}${datePath(firstTimestampMs)}/${topic}-p${partition}-${pad(firstOffset)}-`;
 }
 
