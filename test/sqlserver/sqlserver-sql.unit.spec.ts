@@ -15,6 +15,7 @@ import {
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { sqlServerDateColumns, transactionLockSql, type Dialect, type SqlSession } from '@app/persistence';
 import { AnalyticsTables1763769600004 } from '../../services/analytics/src/migrations/1763769600004-analytics-tables';
+import { ArchiveManifest1764633600000 } from '../../services/analytics/src/migrations/1764633600000-archive-manifest';
 import { EventCountEntity } from '../../services/analytics/src/summary/event-count.entity';
 import { OrderFactEntity } from '../../services/analytics/src/summary/order-fact.entity';
 import { lockOrderFacts, orderFactsSql, writeOrderFacts } from '../../services/analytics/src/summary/order-facts.sql';
@@ -66,6 +67,7 @@ const migrations: Array<new () => MigrationInterface> = [
   PaymentTables1763769600002,
   InventoryTables1763769600003,
   AnalyticsTables1763769600004,
+  ArchiveManifest1764633600000,
 ];
 
 const orderId = '0b7d3c4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e';

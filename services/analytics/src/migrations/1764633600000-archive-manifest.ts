@@ -78,10 +78,11 @@ async function upSqlServer(q: QueryRunner): Promise<void> {
   await q.query(`
     CREATE TABLE archive_events (
       message_id nvarchar(100) COLLATE Latin1_General_100_BIN2 NOT NULL,
-      blob_name nvarchar(200) COLLATE Latin1_General_100_BIN2 NOT NULL CONSTRAINT archive_events_blob REFERENCES archive_blobs (name),
+      blob_name nvarchar(200) COLLATE Latin1_General_100_BIN2 NOT NULL,
       topic nvarchar(249) COLLATE Latin1_General_100_BIN2 NOT NULL,
       [partition] int NOT NULL,
       record_offset bigint NOT NULL,
-      CONSTRAINT archive_events_pkey PRIMARY KEY (message_id)
+      CONSTRAINT archive_events_pkey PRIMARY KEY (message_id),
+      CONSTRAINT archive_events_blob FOREIGN KEY (blob_name) REFERENCES archive_blobs (name)
     )`);
 }
