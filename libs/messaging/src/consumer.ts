@@ -1,6 +1,7 @@
 import { contracts, envelopeSchema, routingKeyFor, type Envelope, type MessageContract } from '@app/contracts';
-import type { Logger } from '@app/platform';
+import { serviceRegistry, type Logger } from '@app/platform';
 import { asMessage, type Subscription } from './handler';
+import { ConsumerMetrics, type MessageOutcome } from './metrics';
 import { decideRecovery, NonRetryableError, isNonRetryable, type RecoverabilityOptions } from './recoverability';
 import type { FailureInfo, InboundDelivery, TransportSubscription, Transport } from './transport';
 
@@ -12,12 +13,15 @@ export interface ConsumerOptions {
   subscriptions: readonly Subscription[];
   /**
    * Handles one validated message; resolves once its transaction committed (the batcher, in a
-   * service). `retry`: the message failed before, on this delivery or an earlier one.
+   * service), with `'duplicate'` if the inbox already had it. `retry`: the message failed
+   * before, on this delivery or an earlier one.
    */
   handle(message: Envelope, context: { retry: boolean }): Promise<unknown>;
   recoverability: RecoverabilityOptions;
   /** Runs before a message is dead-lettered; if it fails, the message is retried later instead. */
   onDeadLetter?: (message: Envelope | null, failure: FailureInfo) => Promise<void>;
+  /** Where the consumer counts its deliveries; by default the service's registry. */
+  metrics?: ConsumerMetrics;
 }
 
 /**
@@ -29,6 +33,7 @@ export interface ConsumerOptions {
 export class MessageConsumer {
   private subscription?: TransportSubscription;
   private readonly byType = new Map<string, MessageContract>();
+  private readonly metrics: ConsumerMetrics;
 
   constructor(
     private readonly transport: Transport,
@@ -36,6 +41,7 @@ export class MessageConsumer {
     private readonly options: ConsumerOptions,
   ) {
     for (const s of options.subscriptions) this.byType.set(s.contract.type, s.contract);
+    this.metrics = options.metrics ?? new ConsumerMetrics(serviceRegistry(options.service), [...this.byType.keys()]);
   }
 
   bindings(): string[] {
@@ -56,33 +62,43 @@ export class MessageConsumer {
 
   /** Exposed for tests; the transport calls it for each delivery. */
   async onDelivery(delivery: InboundDelivery): Promise<void> {
-    const firstFailedAt = typeof delivery.headers['x-first-failed-at'] === 'string' ? delivery.headers['x-first-failed-at'] : undefined;
-    const priorAttempts = typeof delivery.headers['x-attempts'] === 'number' ? delivery.headers['x-attempts'] : 0;
-    let message: Envelope;
+    const started = performance.now();
+    let metrics = this.metrics.unknown;
     try {
-      message = this.parse(delivery.body);
-    } catch (error) {
-      await this.fail(delivery, null, error, priorAttempts + 1, firstFailedAt);
-      return;
-    }
-
-    await asMessage(message, async () => {
-      let lastError: unknown;
-      let attempts = 0;
-      for (let i = 0; i <= this.options.recoverability.immediateRetries; i++) {
-        attempts++;
-        try {
-          await this.options.handle(message, { retry: attempts > 1 || delivery.deliveryCount > 1 });
-          await delivery.ack();
-          return;
-        } catch (error) {
-          lastError = error;
-          if (isNonRetryable(error)) break;
-          this.logger.debug('handler failed, retrying now', { attempt: priorAttempts + attempts, error: errorText(error) });
-        }
+      const firstFailedAt = typeof delivery.headers['x-first-failed-at'] === 'string' ? delivery.headers['x-first-failed-at'] : undefined;
+      const priorAttempts = typeof delivery.headers['x-attempts'] === 'number' ? delivery.headers['x-attempts'] : 0;
+      let message: Envelope;
+      try {
+        message = this.parse(delivery.body);
+      } catch (error) {
+        metrics = this.metrics.of((error as { envelope?: Envelope }).envelope?.type);
+        metrics.settled(await this.fail(delivery, null, error, priorAttempts + 1, firstFailedAt), started);
+        return;
       }
-      await this.fail(delivery, message, lastError, priorAttempts + attempts, firstFailedAt);
-    });
+      metrics = this.metrics.of(message.type);
+      const outcome = await asMessage(message, async (): Promise<MessageOutcome> => {
+        let lastError: unknown;
+        let attempts = 0;
+        for (let i = 0; i <= this.options.recoverability.immediateRetries; i++) {
+          attempts++;
+          try {
+            const result = await this.options.handle(message, { retry: attempts > 1 || delivery.deliveryCount > 1 });
+            await delivery.ack();
+            return result === 'duplicate' ? 'duplicate' : 'handled';
+          } catch (error) {
+            lastError = error;
+            if (isNonRetryable(error)) break;
+            this.logger.debug('handler failed, retrying now', { attempt: priorAttempts + attempts, error: errorText(error) });
+          }
+        }
+        return this.fail(delivery, message, lastError, priorAttempts + attempts, firstFailedAt);
+      });
+      metrics.settled(outcome, started, outcome === 'handled' ? message.occurredAt : undefined);
+    } catch (error) {
+      // Not settled (the ack, the retry or the dead letter could not be sent): the broker redelivers it.
+      metrics.settled('failed', started);
+      throw error;
+    }
   }
 
   private parse(body: string): Envelope {
@@ -108,7 +124,13 @@ export class MessageConsumer {
     return { ...envelope, payload: payload.data };
   }
 
-  private async fail(delivery: InboundDelivery, message: Envelope | null, error: unknown, attempts: number, firstFailedAt?: string): Promise<void> {
+  private async fail(
+    delivery: InboundDelivery,
+    message: Envelope | null,
+    error: unknown,
+    attempts: number,
+    firstFailedAt?: string,
+  ): Promise<'retried' | 'dead-lettered'> {
     const now = new Date().toISOString();
     const failure: FailureInfo = {
       error: errorText(error),
@@ -123,7 +145,7 @@ export class MessageConsumer {
     if (action.kind === 'retry-later') {
       this.logger.warn('handler failed, delayed retry scheduled', { delayMs: action.delayMs, delivery: delivery.deliveryCount, error: failure.error });
       await delivery.retryLater(action.delayMs, failure);
-      return;
+      return 'retried';
     }
     const traced = message ?? (error as { envelope?: Envelope }).envelope ?? null;
     this.logger.error('message dead-lettered', { queue: this.options.queue, error: failure.error, attempts, messageId: traced?.messageId, type: traced?.type });
@@ -133,9 +155,10 @@ export class MessageConsumer {
       // The compensation trigger could not be recorded: keep the message rather than lose it.
       this.logger.error('dead-letter hook failed; retrying the message later', { error: errorText(hookError) });
       await delivery.retryLater(this.options.recoverability.maxDelayMs, failure);
-      return;
+      return 'retried';
     }
     await delivery.deadLetter(failure);
+    return 'dead-lettered';
   }
 }
 

@@ -6,6 +6,8 @@ export * from './consumer';
 export * from './unit-of-work';
 export * from './outbox/outbox.sql';
 export * from './outbox/outbox-dispatcher';
+export * from './outbox/outbox.metrics';
+export * from './metrics';
 export * from './handler';
 export * from './batcher';
 export * from './decider';

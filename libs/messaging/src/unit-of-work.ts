@@ -7,6 +7,11 @@ export interface Tx {
   readonly sql: SqlSession;
   /** Adds messages to the outbox: written in this transaction, published after its commit. */
   send(...messages: Envelope[]): void;
+  /**
+   * Runs `fn` once this transaction has committed, never if it rolls back (a batch that fails
+   * runs again in halves): for bookkeeping outside the database, such as counting outcomes.
+   */
+  afterCommit(fn: () => void): void;
 }
 
 /** Where committed outbox rows go at once (the dispatcher). */
@@ -50,14 +55,16 @@ export class UnitOfWork {
 
   async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     let rows: OutboxRow[] = [];
+    let committed: Array<() => void> | undefined;
     const value = await this.db.transaction(async (sql) => {
       const outgoing: Envelope[] = [];
-      const result = await work({ sql, send: (...messages) => void outgoing.push(...messages) });
+      const result = await work({ sql, send: (...messages) => void outgoing.push(...messages), afterCommit: (fn) => void (committed ??= []).push(fn) });
       rows = await appendToOutbox(sql, outgoing);
       return result;
     });
     // Committed: published now, from memory, rather than at the next sweep.
     this.dispatcher.dispatch(rows);
+    if (committed) runAfterCommit(committed);
     return value;
   }
 
@@ -102,6 +109,17 @@ export class UnitOfWork {
         return r.ok ? 'handled' : new MessageFailed(r.error);
       });
     });
+  }
+}
+
+/** The work is committed whatever a callback does: one that throws is reported, not propagated. */
+function runAfterCommit(callbacks: Array<() => void>): void {
+  for (const fn of callbacks) {
+    try {
+      fn();
+    } catch (error) {
+      process.emitWarning(`an after-commit callback failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 }
 

@@ -12,3 +12,5 @@ export * from './config/env';
 export * from './clock';
 export * from './backoff';
 export * from './azurite/azurite';
+export * from './metrics/registry';
+export * from './metrics/http.metrics';

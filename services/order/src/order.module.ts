@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { DeadLettersController, serviceKit, type ServiceInfrastructure } from '@app/messaging';
-import { HealthController } from '@app/platform';
+import { HealthController, serviceRegistry } from '@app/platform';
 import { ORDER_CONFIG, type OrderConfig } from './config';
 import { OrderTables1763769600001 } from './migrations/1763769600001-order-tables';
 import { OrderListIndexes1764547200001 } from './migrations/1764547200001-order-list-indexes';
@@ -16,6 +16,7 @@ import { PriceCache } from './products/price-cache';
 import { ProductsHttp } from './products/products.http';
 import { OrderDeadlineScheduler } from './saga/order-saga.deadline';
 import { OrderSagaHandlers, SERVICE } from './saga/order-saga.handlers';
+import { orderSagaMetrics, OrderSagaMetrics } from './saga/order-saga.metrics';
 
 @Module({})
 export class OrderModule {
@@ -36,6 +37,7 @@ export class OrderModule {
           sagaDeadLetters: true,
         }),
         { provide: ORDER_CONFIG, useValue: config },
+        { provide: OrderSagaMetrics, useFactory: () => orderSagaMetrics(serviceRegistry(SERVICE)) },
         OrderSagaHandlers,
         OrderDeadlineScheduler,
         PlaceOrder,

@@ -1,4 +1,4 @@
-import type { Logger } from '@app/platform';
+import { serviceRegistry, type Logger } from '@app/platform';
 import type { SqlDatabase } from '@app/persistence';
 import type { OutgoingMessage, Publisher } from '../transport';
 import {
@@ -7,10 +7,12 @@ import {
   deleteInboxBefore,
   deleteOutboxRows,
   markOutboxSent,
+  outboxBacklog,
   releaseOutboxClaims,
   type OutboxChannel,
   type OutboxRow,
 } from './outbox.sql';
+import { outboxMetrics, type OutboxMetrics } from './outbox.metrics';
 
 export interface DispatchChannel {
   name: OutboxChannel;
@@ -47,6 +49,8 @@ export interface OutboxDispatcherOptions {
   inboxRetentionMs: number;
   /** How long a stop waits for the publishes in flight. */
   stopTimeoutMs: number;
+  /** Where the dispatcher counts what it sends; by default the service's registry. */
+  metrics?: OutboxMetrics;
 }
 
 export const defaultDispatcherOptions = {
@@ -60,7 +64,7 @@ export const defaultDispatcherOptions = {
   stopTimeoutMs: 10_000,
 };
 
-/** What the dispatcher has done, for metrics and the benchmark. */
+/** What the dispatcher has done, for the benchmark (the metrics count the same, as `saga_outbox_*_total`). */
 export interface DispatcherStats {
   sent: Record<OutboxChannel, number>;
   failedPublishes: Record<OutboxChannel, number>;
@@ -97,6 +101,7 @@ class ChannelSender {
     private readonly onDropped: (channel: OutboxChannel, rows: OutboxRow[]) => void,
     private readonly logger: Logger,
     private readonly stats: DispatcherStats,
+    private readonly metrics: OutboxMetrics,
   ) {}
 
   /** Takes rows to send; false if it cannot now (recovering, or full): they stay in the outbox. */
@@ -126,10 +131,12 @@ class ChannelSender {
         .then(
           () => {
             this.stats.sent[this.channel.name] += batch.length;
+            this.metrics.sent[this.channel.name].inc(batch.length);
             this.onSent(this.channel.name, batch);
           },
           (error: unknown) => {
             this.stats.failedPublishes[this.channel.name]++;
+            this.metrics.failedPublishes[this.channel.name].inc();
             this.onDropped(this.channel.name, batch);
             this.recover(error);
           },
@@ -199,6 +206,8 @@ export class OutboxDispatcher {
   private passes = 0;
   private stopped = true;
   readonly stats: DispatcherStats;
+  private readonly metrics: OutboxMetrics;
+  private unwatch?: () => void;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -207,6 +216,7 @@ export class OutboxDispatcher {
   ) {
     const zero = () => ({ bus: 0, stream: 0 });
     this.stats = { sent: zero(), failedPublishes: zero(), swept: zero(), deleted: 0 };
+    this.metrics = options.metrics ?? outboxMetrics(serviceRegistry(options.service));
     this.senders = options.channels.map(
       (c) =>
         new ChannelSender(
@@ -216,6 +226,7 @@ export class OutboxDispatcher {
           (ch, rows) => this.settle(ch, rows, false),
           logger,
           this.stats,
+          this.metrics,
         ),
     );
   }
@@ -234,6 +245,12 @@ export class OutboxDispatcher {
     this.stopped = false;
     this.sweeper = setInterval(() => this.sweepAll(), this.options.sweepIntervalMs);
     this.sweeper.unref();
+    this.unwatch = this.metrics.watch(() =>
+      outboxBacklog(this.db, this.channels).catch((error: unknown) => {
+        this.logger.warn('outbox backlog not readable for the metrics', { error: String(error) });
+        return undefined;
+      }),
+    );
     // Whatever an earlier run left: sent right away rather than after the first interval.
     for (const sender of this.senders) this.track(this.sweep(sender));
   }
@@ -253,6 +270,7 @@ export class OutboxDispatcher {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.sweeper);
+    this.unwatch?.();
     const timeout = new Promise<void>((r) => setTimeout(r, this.options.stopTimeoutMs).unref());
     await Promise.race([Promise.all([...this.inProgress]), timeout]);
     await Promise.all(this.senders.map((s) => s.drained(this.options.stopTimeoutMs)));
@@ -296,6 +314,7 @@ export class OutboxDispatcher {
     if (deletes.length) {
       await deleteOutboxRows(this.db, deletes);
       this.stats.deleted += deletes.length;
+      this.metrics.deleted.inc(deletes.length);
     }
     for (const [channel, ids] of marks) await markOutboxSent(this.db, channel, ids);
   }
@@ -353,6 +372,7 @@ export class OutboxDispatcher {
           await sender.channel.publisher.publish(rows.map(outgoing));
         } catch (error) {
           this.stats.failedPublishes[name]++;
+          this.metrics.failedPublishes[name].inc();
           sender.recover(error);
           // Not sent: free them for the next pass (of any instance) rather than wait out the lease.
           await releaseOutboxClaims(
@@ -363,6 +383,7 @@ export class OutboxDispatcher {
           return;
         }
         this.stats.swept[name] += rows.length;
+        this.metrics.swept[name].inc(rows.length);
         // Sent here and everywhere else: deleted; still missing elsewhere: this channel written down.
         for (const r of rows) {
           if (r.pendingElsewhere.length === 0) this.toDelete.push(r.id);

@@ -8,7 +8,9 @@ import { failed, handled, type MessageResult } from '../handler';
 import { messagingMigrations } from '../nest/service-kit';
 import type { OutgoingMessage, Publisher } from '../transport';
 import { MessageFailed, UnitOfWork, type Tx } from '../unit-of-work';
+import { Registry } from 'prom-client';
 import { OutboxDispatcher, defaultDispatcherOptions, type OutboxDispatcherOptions } from './outbox-dispatcher';
+import { OutboxMetrics } from './outbox.metrics';
 
 class EffectsTable1700000000000 implements MigrationInterface {
   name = 'EffectsTable1700000000000';
@@ -138,6 +140,31 @@ describe('outbox dispatcher and inbox on PostgreSQL', () => {
       5000,
       'the bus sends written down',
     );
+  });
+
+  it("reports each channel's backlog and the age of its oldest row, read from the table, and counts what went out", async () => {
+    const registry = new Registry();
+    const metrics = new OutboxMetrics(registry);
+    const bus = new RecordingPublisher();
+    bus.failing = true;
+    const stream = new RecordingPublisher();
+    const uow = new UnitOfWork(db, dispatcher(bus, stream, { metrics, sweepAfterMs: 60_000 }));
+    for (let i = 0; i < 3; i++) await uow.run(async (tx) => tx.send(msg(i)));
+    await until(
+      () => stream.published.length,
+      (n) => n === 3,
+      5000,
+      'the stream sends',
+    );
+    await sleep(300);
+    const gauge = async (name: string, channel: string) =>
+      (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.channel === channel)?.value;
+    expect(await gauge('saga_outbox_pending_messages', 'bus')).toBe(3);
+    expect(await gauge('saga_outbox_pending_messages', 'stream')).toBe(0);
+    expect(await gauge('saga_outbox_oldest_pending_age_seconds', 'bus')).toBeGreaterThanOrEqual(0.25);
+    expect(await gauge('saga_outbox_oldest_pending_age_seconds', 'stream')).toBe(0);
+    expect(await registry.metrics()).toMatch(/saga_outbox_sent_total\{channel="stream"\} 3/);
+    expect(await registry.metrics()).toMatch(/saga_outbox_publish_failures_total\{channel="bus"\} [1-9]/);
   });
 
   it('a bus that never confirms leaves the stream flowing', async () => {

@@ -26,6 +26,7 @@ describe('outbox and inbox on SQL Server (statements built, not executed)', () =
     ['delete rows written down as sent everywhere', outboxSql.deleteSent('mssql', ['bus', 'stream']), 'parse'],
     ['take back inbox records', outboxSql.forgetInbox('mssql'), 'parse'],
     ['delete old inbox records', outboxSql.deleteInboxBefore('mssql'), 'parse'],
+    ['read the backlog of both channels', outboxSql.backlog('mssql', ['bus', 'stream']), 'parse'],
     // node-sql-parser's T-SQL grammar has no OUTPUT clause, and no UPDATE of a CTE:
     ['claim unsent bus rows', outboxSql.claim('mssql', 'bus', ['stream']), 'tokens-only'],
     ['claim unstreamed rows', outboxSql.claim('mssql', 'stream', ['bus']), 'tokens-only'],

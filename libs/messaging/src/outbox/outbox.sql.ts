@@ -84,6 +84,25 @@ export const outboxSql = {
     return `DELETE FROM outbox_messages WHERE ${channels.map((c) => `${sentColumn[c]} IS NOT NULL`).join(' AND ')}`;
   },
 
+  /**
+   * Per channel, the rows it has not sent and the age in seconds of the oldest (null when none),
+   * computed by the database's own clock. One pass over a table that holds only unsent rows.
+   */
+  backlog(d: Dialect, channels: readonly OutboxChannel[]): string {
+    if (d === 'postgres') {
+      const columns = channels.map((c) => {
+        const unsent = `FILTER (WHERE ${sentColumn[c]} IS NULL)`;
+        return `count(*) ${unsent} AS pending_${c}, EXTRACT(EPOCH FROM now() - min(created_at) ${unsent})::float8 AS age_${c}`;
+      });
+      return `SELECT ${columns.join(', ')} FROM outbox_messages`;
+    }
+    const columns = channels.map((c) => {
+      const unsent = `WHEN ${sentColumn[c]} IS NULL`;
+      return `SUM(CASE ${unsent} THEN 1 ELSE 0 END) AS pending_${c}, DATEDIFF_BIG(millisecond, MIN(CASE ${unsent} THEN created_at END), SYSDATETIMEOFFSET()) / 1000.0 AS age_${c}`;
+    });
+    return `SELECT ${columns.join(', ')} FROM outbox_messages`;
+  },
+
   /** Inserts the inbox records that do not exist; answers the message ids it inserted. */
   recordInbox(d: Dialect): string {
     return d === 'postgres'
@@ -188,6 +207,17 @@ export async function claimOutboxRows(
       };
     })
     .sort((a, b) => a.id - b.id);
+}
+
+/** Rows each channel has not sent, and the age of the oldest, in seconds (0 when none). */
+export async function outboxBacklog(
+  s: SqlSession,
+  channels: readonly OutboxChannel[],
+): Promise<Partial<Record<OutboxChannel, { pending: number; oldestAgeSeconds: number }>>> {
+  const [row] = await s.query<Record<string, unknown>>(outboxSql.backlog(s.dialect, channels), [], { prepare: true });
+  return Object.fromEntries(
+    channels.map((c) => [c, { pending: Number(row?.[`pending_${c}`] ?? 0), oldestAgeSeconds: Math.max(0, Number(row?.[`age_${c}`] ?? 0)) }]),
+  );
 }
 
 export interface InboxEntry {

@@ -1,10 +1,12 @@
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { json, type NextFunction, type Request, type Response } from 'express';
+import { json, type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Logger } from '../logging/logger';
 import { NestLoggerAdapter } from '../logging/logger';
+import { httpMetricsMiddleware, metricsEndpoint } from '../metrics/http.metrics';
+import { serviceRegistry } from '../metrics/registry';
 import { correlationMiddleware } from './correlation.middleware';
 import { ProblemDetailsFilter } from './problem.filter';
 
@@ -24,11 +26,16 @@ export async function startHttpService(options: HttpServiceOptions): Promise<INe
     bodyParser: false,
     abortOnError: false,
   });
+  // First, so every answer is counted, the body parser's refusals included.
+  const metrics = serviceRegistry(options.name);
+  app.use(httpMetricsMiddleware(metrics));
   app.use(securityHeaders);
   app.use(json({ limit: options.bodyLimit ?? '64kb', strict: false, type: ['application/json', 'application/*+json'] }));
   app.use(bodyErrorsAsProblems);
   app.use(jsonOnly);
   app.use(correlationMiddleware);
+  // Unauthenticated like /health: counts, durations and backlogs by fixed labels, no ids or secrets.
+  (app.getHttpAdapter().getInstance() as Express).get('/metrics', metricsEndpoint(metrics, options.logger));
   app.useGlobalFilters(new ProblemDetailsFilter(options.logger));
   app.disable('x-powered-by');
   await app.listen(options.port, options.host ?? '127.0.0.1');

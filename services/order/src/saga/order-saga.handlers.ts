@@ -20,6 +20,7 @@ import { asMessage, handled, LOGGER, on, unreachable, type BatchHandler, type Me
 import { CLOCK, type Clock, type Logger } from '@app/platform';
 import { lockOrders, sagaStateOf, withSagaState, writeOrders, type OrderRow, type TimelineRow } from '../orders/orders.sql';
 import { isTerminal, orderSaga, type SagaInput, type SagaOutput } from './order-saga';
+import { OrderSagaMetrics } from './order-saga.metrics';
 
 export const SERVICE = 'order';
 
@@ -84,6 +85,7 @@ export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions
   constructor(
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(OrderSagaMetrics) private readonly metrics: OrderSagaMetrics,
   ) {}
 
   async handle(tx: Tx, messages: Array<MessagesOf<typeof orderSubscriptions>>): Promise<MessageResult[]> {
@@ -115,7 +117,12 @@ export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions
           return { order, accepted: false, why: decision.why };
         }
         let next = withSagaState(order, decision.state);
-        if (!isTerminal(order.status) && isTerminal(next.status)) next = { ...next, completedAt: now };
+        const reached = next.status;
+        if (!isTerminal(order.status) && isTerminal(reached)) {
+          next = { ...next, completedAt: now };
+          const reason = next.cancellationReason;
+          tx.afterCommit(() => this.metrics.completed(reached, reason, order.createdAt, now));
+        }
         next = { ...next, updatedAt: now };
         orders.set(orderId, next);
         changed.add(orderId);

@@ -168,6 +168,6 @@ function reasonOf(s: SagaState): CancellationReason {
   return s.reason;
 }
 
-export function isTerminal(status: OrderStatus): boolean {
+export function isTerminal(status: OrderStatus): status is 'CONFIRMED' | 'CANCELLED' {
   return status === 'CONFIRMED' || status === 'CANCELLED';
 }

@@ -1,0 +1,133 @@
+import { createEnvelope, OrderPlaced, type Envelope } from '@app/contracts';
+import { createLogger, sleep } from '@app/platform';
+import { Registry } from 'prom-client';
+import { MessageConsumer } from './consumer';
+import { on } from './handler';
+import { InMemoryTransport } from './memory/in-memory.transport';
+import { ConsumerMetrics, UNKNOWN_MESSAGE_TYPE } from './metrics';
+import { NonRetryableError } from './recoverability';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const orderId = '3f1d7a43-2d5b-4c55-9b0c-3a3b3f0f4a11';
+
+const placed = (occurredAt = new Date()): Envelope<OrderPlaced> =>
+  createEnvelope({
+    type: OrderPlaced.type,
+    key: orderId,
+    source: 'order',
+    occurredAt,
+    payload: { orderId, customerId: 'alice', items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100 }], total: 100, currency: 'USD' },
+  });
+
+async function valueOf(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await registry.getSingleMetric(name)?.get();
+  return metric?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
+}
+
+const until = async (cond: () => Promise<boolean>, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+};
+
+function consumerWith(handle: (m: Envelope) => Promise<unknown>) {
+  const registry = new Registry();
+  const transport = new InMemoryTransport();
+  const consumer = new MessageConsumer(transport, logger, {
+    service: 'payment',
+    queue: 'payment',
+    prefetch: 4,
+    recoverability: { immediateRetries: 1, delayedRetries: 2, baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+    subscriptions: [on(OrderPlaced, 'order')],
+    handle,
+    metrics: new ConsumerMetrics(registry, [OrderPlaced.type]),
+  });
+  const consumed = (outcome: string, type = 'OrderPlaced') => valueOf(registry, 'saga_messages_consumed_total', { message_type: type, outcome });
+  return { registry, transport, consumer, consumed };
+}
+
+describe('consumer metrics', () => {
+  it('counts each settled delivery by message type and outcome, and times it', async () => {
+    const seen = new Set<string>();
+    // The handler answers like the batcher: 'duplicate' when the inbox already had the message.
+    const { registry, transport, consumer, consumed } = consumerWith(async (m) => (seen.has(m.messageId) ? 'duplicate' : (seen.add(m.messageId), 'handled')));
+    await consumer.start();
+    const m = placed(new Date(Date.now() - 2000));
+    await transport.publish([{ envelope: m, routingKey: 'order.order-placed' }]);
+    await transport.publish([{ envelope: m, routingKey: 'order.order-placed' }]);
+    await until(async () => (await consumed('duplicate')) === 1);
+    await consumer.stop();
+    expect(await consumed('handled')).toBe(1);
+    expect(await consumed('retried')).toBe(0);
+    expect(await valueOf(registry, 'saga_message_handling_duration_seconds', { message_type: 'OrderPlaced' })).toBeGreaterThan(0);
+    const text = await registry.metrics();
+    expect(text).toContain('saga_message_handling_duration_seconds_count{message_type="OrderPlaced"} 2');
+    // Critical time is observed for the handled one only: about 2 s old when handled.
+    expect(text).toContain('saga_message_critical_time_seconds_count{message_type="OrderPlaced"} 1');
+    expect(text).toMatch(/saga_message_critical_time_seconds_bucket\{le="1",message_type="OrderPlaced"\} 0/);
+    expect(text).toMatch(/saga_message_critical_time_seconds_bucket\{le="2.5",message_type="OrderPlaced"\} 1/);
+  });
+
+  it('counts delayed retries and the dead letter that ends them', async () => {
+    const { transport, consumer, consumed } = consumerWith(async () => {
+      throw new Error('gateway unavailable');
+    });
+    await consumer.start();
+    await transport.publish([{ envelope: placed(), routingKey: 'order.order-placed' }]);
+    await until(async () => (await consumed('dead-lettered')) === 1);
+    await consumer.stop();
+    expect(await consumed('retried')).toBe(2);
+    expect(await consumed('handled')).toBe(0);
+  });
+
+  it('labels what is no known message "unknown", so senders cannot grow the label set', async () => {
+    const { transport, consumer, consumed } = consumerWith(async () => 'handled');
+    await consumer.start();
+    await transport.publish([{ envelope: placed(), routingKey: 'order.order-placed', body: '{not json' }]);
+    const madeUp = { ...placed(), type: `Made-Up-${Math.random()}` };
+    await transport.publish([{ envelope: madeUp as Envelope, routingKey: 'order.order-placed' }]);
+    await until(async () => (await consumed('dead-lettered', UNKNOWN_MESSAGE_TYPE)) === 2);
+    await consumer.stop();
+  });
+
+  it('counts a delivery it could not settle as failed (the broker redelivers it)', async () => {
+    const registry = new Registry();
+    const consumer = new MessageConsumer(new InMemoryTransport(), logger, {
+      service: 'payment',
+      queue: 'payment',
+      prefetch: 1,
+      recoverability: { immediateRetries: 0, delayedRetries: 0, baseDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+      subscriptions: [on(OrderPlaced, 'order')],
+      handle: async () => {
+        throw new NonRetryableError('bad');
+      },
+      metrics: new ConsumerMetrics(registry),
+    });
+    const brokerDown = async () => {
+      throw new Error('channel closed');
+    };
+    const delivery = {
+      body: JSON.stringify(placed()),
+      routingKey: 'order.order-placed',
+      headers: {},
+      deliveryCount: 1,
+      ack: brokerDown,
+      retryLater: brokerDown,
+      deadLetter: brokerDown,
+    };
+    await expect(consumer.onDelivery(delivery)).rejects.toThrow('channel closed');
+    expect(await valueOf(registry, 'saga_messages_consumed_total', { message_type: 'OrderPlaced', outcome: 'failed' })).toBe(1);
+    expect(await valueOf(registry, 'saga_messages_consumed_total', { message_type: 'OrderPlaced', outcome: 'dead-lettered' })).toBe(0);
+  });
+
+  it('has every outcome of a subscribed type at 0 before the first delivery', async () => {
+    const registry = new Registry();
+    new ConsumerMetrics(registry, [OrderPlaced.type]);
+    const text = await registry.metrics();
+    for (const outcome of ['handled', 'duplicate', 'retried', 'dead-lettered', 'failed']) {
+      expect(text).toContain(`saga_messages_consumed_total{message_type="OrderPlaced",outcome="${outcome}"} 0`);
+    }
+  });
+});
