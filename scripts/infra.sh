@@ -94,9 +94,12 @@ azurite_up() {
     echo "azurite: already running on 127.0.0.1:10000"; return
   fi
   mkdir -p "$run/azurite"
-  nohup node node_modules/azurite/dist/src/blob/main.js --blobHost 127.0.0.1 --blobPort 10000 \
-    --location "$run/azurite" --disableTelemetry --skipApiVersionCheck --silent >"$run/azurite.log" 2>&1 &
-  echo $! > "$run/azurite.pid"
+  # A session of its own, as Kafka's (scripts/kafka.sh): it outlives the shell job that started it.
+  rm -f "$run/azurite.pid"
+  AZURITE_PID_FILE="$run/azurite.pid" setsid bash -c 'echo $$ > "$AZURITE_PID_FILE"; exec "$@"' azurite \
+    node node_modules/azurite/dist/src/blob/main.js --blobHost 127.0.0.1 --blobPort 10000 \
+    --location "$run/azurite" --disableTelemetry --skipApiVersionCheck --silent </dev/null >"$run/azurite.log" 2>&1 &
+  for _ in $(seq 1 20); do [ -s "$run/azurite.pid" ] && break; sleep 0.1; done
   for _ in $(seq 1 60); do port_open 10000 && { echo "azurite: up on 127.0.0.1:10000 (blob)"; return; }; sleep 0.25; done
   tail -20 "$run/azurite.log" >&2; fail "Azurite did not come up"
 }

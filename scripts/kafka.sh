@@ -51,9 +51,13 @@ PROPS
     echo "$id" > "$home/cluster-id"
   fi
   java -cp "$lib/*" kafka.tools.StorageTool format -t "$(cat "$home/cluster-id")" -c "$home/server.properties" --ignore-formatted >/dev/null
-  nohup java -Xms256m -Xmx512m -Dlog4j2.configurationFile="$PWD/infra/kafka/log4j2.yaml" -Dkafka.logs.dir="$home/logs" \
-    -cp "$lib/*" kafka.Kafka "$home/server.properties" >"$home/logs/stdout.log" 2>&1 &
-  echo $! > "$home/kafka.pid"
+  # A session of its own: the broker outlives whatever started it (a test, a shell job whose
+  # process group is killed when it ends). The pid is the broker's, written from inside.
+  rm -f "$home/kafka.pid"
+  KAFKA_PID_FILE="$home/kafka.pid" setsid bash -c 'echo $$ > "$KAFKA_PID_FILE"; exec "$@"' kafka \
+    java -Xms256m -Xmx512m -Dlog4j2.configurationFile="$PWD/infra/kafka/log4j2.yaml" -Dkafka.logs.dir="$home/logs" \
+    -cp "$lib/*" kafka.Kafka "$home/server.properties" </dev/null >"$home/logs/stdout.log" 2>&1 &
+  for _ in $(seq 1 20); do [ -s "$home/kafka.pid" ] && break; sleep 0.1; done
   for _ in $(seq 1 120); do
     if grep -q "Kafka Server started" "$home/logs/server.log" 2>/dev/null && listening; then echo "kafka: up on 127.0.0.1:$port"; return; fi
     kill -0 "$(cat "$home/kafka.pid")" 2>/dev/null || { tail -30 "$home/logs/stdout.log" "$home/logs/server.log" 2>/dev/null; echo "kafka: died at start" >&2; exit 1; }

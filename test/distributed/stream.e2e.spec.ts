@@ -1,13 +1,12 @@
-import { BlobServiceClient } from '@azure/storage-blob';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { Kafka, logLevel } from 'kafkajs';
 import { partitionForKey } from '@app/messaging';
 import { Api, quiet, uniq } from '../support/api';
+import { readArchive } from '../support/archive-read';
 import { expectConserved } from '../support/conservation';
-import { startDistributedSystem, type DistributedSystem } from '../support/system';
+import { startDistributedSystem } from '../support/system';
 import { until } from '../support/wait';
 import { sleep } from '@app/platform';
 
@@ -23,31 +22,6 @@ const kafkaScript = join(__dirname, '..', '..', 'scripts', 'kafka.sh');
  * ("other side closed").
  */
 const kafkaCtl = (command: 'up' | 'down' | 'status') => promisify(execFile)('bash', [kafkaScript, command], { timeout: 150_000 });
-
-interface ArchiveRead {
-  lines: number;
-  byMessage: Map<string, number>;
-  byOffset: Map<string, number>;
-  blobs: string[];
-}
-
-async function readArchive(sys: DistributedSystem): Promise<ArchiveRead> {
-  const container = BlobServiceClient.fromConnectionString(sys.blobConnectionString).getContainerClient(sys.archiveContainer);
-  const out: ArchiveRead = { lines: 0, byMessage: new Map(), byOffset: new Map(), blobs: [] };
-  if (!(await container.exists())) return out;
-  for await (const b of container.listBlobsFlat({ prefix: 'events/' })) {
-    out.blobs.push(b.name);
-    const text = gunzipSync(await container.getBlobClient(b.name).downloadToBuffer()).toString('utf8');
-    for (const line of text.split('\n').filter(Boolean)) {
-      const r = JSON.parse(line) as { topic: string; partition: number; offset: number; event: { messageId: string } };
-      out.lines++;
-      out.byMessage.set(r.event.messageId, (out.byMessage.get(r.event.messageId) ?? 0) + 1);
-      const k = `${r.topic}#${r.partition}#${r.offset}`;
-      out.byOffset.set(k, (out.byOffset.get(k) ?? 0) + 1);
-    }
-  }
-  return out;
-}
 
 const verifyOk = (api: Api, minEvents: number, timeoutMs = 60_000) =>
   until(

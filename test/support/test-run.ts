@@ -44,7 +44,8 @@ const rabbitManagementUrl = () => process.env.RABBITMQ_MANAGEMENT_URL ?? 'http:/
 const kafkaBrokers = () => (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const adminDatabaseUrl = () => process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function management(path: string, method = 'GET'): Promise<unknown> {
+/** One call to RabbitMQ's management API (JSON for a GET; a DELETE of what is gone is fine). */
+export async function management(path: string, method = 'GET'): Promise<unknown> {
   const url = new URL(path, rabbitManagementUrl());
   const auth = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
   url.username = '';

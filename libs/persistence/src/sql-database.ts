@@ -28,6 +28,9 @@ export interface SqlDatabase {
 
 interface PgClient {
   query(config: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[] }>;
+  /** node-postgres' clients are event emitters; PGlite's pool adapter (no socket to lose) need not be. */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  off?(event: 'error', listener: (error: Error) => void): unknown;
 }
 interface PgPool {
   connect(callback: (err: Error | undefined | null, client: PgClient | undefined, release: (err?: unknown) => void) => void): void;
@@ -54,9 +57,28 @@ function pgSession(client: PgClient): SqlSession {
   };
 }
 
+/**
+ * A client of the pool, for one statement or one transaction. The pool listens for a dead
+ * socket only on its idle clients: a checked-out client whose server goes away (PostgreSQL
+ * restarted, the network cut) emits 'error', and an 'error' nobody listens to ends the process.
+ * The statement in flight fails with that error anyway; the listener keeps it from being fatal
+ * and has the pool discard the client instead of handing it out again.
+ */
 function checkout(pool: PgPool): Promise<{ client: PgClient; release: (err?: unknown) => void }> {
   return new Promise((resolve, reject) => {
-    pool.connect((err, client, release) => (err || !client ? reject(err ?? new Error('no client')) : resolve({ client, release })));
+    pool.connect((err, client, release) => {
+      if (err || !client) return reject(err ?? new Error('no client'));
+      let dead: Error | undefined;
+      const onError = (error: Error) => (dead = error);
+      client.on?.('error', onError);
+      resolve({
+        client,
+        release: (failure?: unknown) => {
+          client.off?.('error', onError);
+          release(failure ?? dead);
+        },
+      });
+    });
   });
 }
 
