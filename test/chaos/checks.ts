@@ -179,7 +179,7 @@ export async function checkEverything(
     name: 'every dead letter is explained by an injected poison message or the failing gateway',
     ok: unexplained.length === 0 && dltUnexplained.length === 0 && dltPoison.size === faults.poison.stream.size,
     detail: `${parked} on the bus, ${dlt.length} on the stream's dead-letter topic for ${dltPoison.size} original offsets (${faults.poison.bus.size} + ${faults.poison.stream.size} poison injected)${
-      unexplained.length ? `; unexplained: ${unexplained.slice(0, 5).join('; ')}` : ''
+      unexplained.length ? `; ${unexplained.length} unexplained, e.g. ${unexplained.slice(0, 5).join('; ')}` : ''
     }`,
   });
 

@@ -1,4 +1,4 @@
-import { backoffDelayMs, decideRecovery, NonRetryableError, type RecoverabilityOptions } from './recoverability';
+import { backoffDelayMs, decideRecovery, isUnavailable, NonRetryableError, type RecoverabilityOptions } from './recoverability';
 
 const policy: RecoverabilityOptions = { immediateRetries: 2, delayedRetries: 3, baseDelayMs: 1000, maxDelayMs: 3000, jitter: 0.2 };
 
@@ -18,6 +18,23 @@ describe('recoverability policy', () => {
     expect(decideRecovery(err, 1, policy).kind).toBe('retry-later');
     expect(decideRecovery(err, 3, policy).kind).toBe('retry-later');
     expect(decideRecovery(err, 4, policy)).toEqual({ kind: 'dead-letter' });
+  });
+
+  it('never dead-letters for a dependency that is down: its database restarting, a connection cut', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const startingUp = Object.assign(new Error('the database system is starting up'), { code: '57P03' });
+    const terminated = new Error('Connection terminated unexpectedly');
+    // TypeORM wraps the driver's error; ours may wrap it again as a cause.
+    const wrapped = new Error('handler failed', { cause: Object.assign(new Error('Query failed'), { driverError: startingUp }) });
+    for (const error of [refused, startingUp, terminated, wrapped]) {
+      expect({ error: error.message, unavailable: isUnavailable(error) }).toEqual({ error: error.message, unavailable: true });
+      expect(decideRecovery(error, 4, policy).kind).toBe('retry-later');
+      expect(decideRecovery(error, 40, policy)).toEqual({ kind: 'retry-later', delayMs: expect.any(Number) });
+    }
+    // A statement the server refused is the message's (or the code's) problem, not an outage.
+    const violation = Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
+    expect(isUnavailable(violation)).toBe(false);
+    expect(decideRecovery(violation, 4, policy)).toEqual({ kind: 'dead-letter' });
   });
 
   it('dead-letters a non-retryable error at once', () => {
