@@ -1,5 +1,6 @@
 import type { OrderLine } from '@app/contracts';
 import { unreachable } from '@app/messaging';
+import { sagaInputOf } from '../../../services/order/src/saga/order-saga.handlers';
 import { orderSaga, initialState, type SagaInput, type SagaOutput, type SagaState } from '../../../services/order/src/saga/order-saga';
 import { payments, type Account, type Payment, type PaymentInput, type PaymentOutput } from '../../../services/payment/src/payments/payment.decide';
 import {
@@ -56,23 +57,8 @@ export type OrderMessage = Message<
   | 'OrderDeadlineReached'
 >;
 
-/** The saga input a message is (order-saga.handlers.ts `inputOf`). */
-export function sagaInputOf(m: OrderMessage): SagaInput {
-  switch (m.type) {
-    case 'OrderDeadlineReached':
-      return { type: 'DeadlineReached' };
-    case 'PaymentAuthorized':
-    case 'PaymentDeclined':
-    case 'PaymentRefunded':
-    case 'StockReserved':
-    case 'StockReservationFailed':
-    case 'StockReleased':
-    case 'SagaStepFailed':
-      return { type: m.type };
-    default:
-      return unreachable(m);
-  }
-}
+/** The saga input a message is: the handler's own mapping, so the model cannot drift from it. */
+export { sagaInputOf };
 
 export class OrderBook {
   readonly orders = new Map<string, OrderRecord>();

@@ -49,8 +49,9 @@ export interface Applied {
   why?: string;
 }
 
-function inputOf(m: SagaMessage): SagaInput {
-  switch (m.type) {
+/** What a message is to the saga's decide function (the model of test/support/model uses it too). */
+export function sagaInputOf({ type }: Pick<SagaMessage, 'type'>): SagaInput {
+  switch (type) {
     case 'OrderDeadlineReached':
       return { type: 'DeadlineReached' };
     case 'CancelRequested':
@@ -61,9 +62,9 @@ function inputOf(m: SagaMessage): SagaInput {
     case 'StockReservationFailed':
     case 'StockReleased':
     case 'SagaStepFailed':
-      return { type: m.type };
+      return { type };
     default:
-      return unreachable(m);
+      return unreachable(type);
   }
 }
 
@@ -109,7 +110,7 @@ export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions
           this.logger.warn('message for an unknown order', { orderId, type: m.type });
           return { order: null, accepted: false, why: 'unknown order' };
         }
-        const input = inputOf(m);
+        const input = sagaInputOf(m);
         const decision = orderSaga.decide(sagaStateOf(order), input);
         if (!decision.accepted) {
           this.logger.info('saga did not accept the message', { orderId, type: m.type, status: order.status, why: decision.why });
