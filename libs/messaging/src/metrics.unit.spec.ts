@@ -19,9 +19,13 @@ const placed = (occurredAt = new Date()): Envelope<OrderPlaced> =>
     payload: { orderId, customerId: 'alice', items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100 }], total: 100, currency: 'USD' },
   });
 
-async function valueOf(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
+/** A series' value; for a histogram, pass `series` ('_sum', '_count'), else the first bucket would answer. */
+async function valueOf(registry: Registry, name: string, labels: Record<string, string>, series = ''): Promise<number> {
   const metric = await registry.getSingleMetric(name)?.get();
-  return metric?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
+  const wanted = series ? `${name}${series}` : undefined;
+  return (
+    metric?.values.find((v) => (!wanted || v.metricName === wanted) && Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0
+  );
 }
 
 const until = async (cond: () => Promise<boolean>, ms = 3000) => {
@@ -61,7 +65,7 @@ describe('consumer metrics', () => {
     await consumer.stop();
     expect(await consumed('handled')).toBe(1);
     expect(await consumed('retried')).toBe(0);
-    expect(await valueOf(registry, 'saga_message_handling_duration_seconds', { message_type: 'OrderPlaced' })).toBeGreaterThan(0);
+    expect(await valueOf(registry, 'saga_message_handling_duration_seconds', { message_type: 'OrderPlaced' }, '_sum')).toBeGreaterThan(0);
     const text = await registry.metrics();
     expect(text).toContain('saga_message_handling_duration_seconds_count{message_type="OrderPlaced"} 2');
     // Critical time is observed for the handled one only: about 2 s old when handled.
