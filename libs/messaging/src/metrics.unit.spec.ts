@@ -24,7 +24,8 @@ async function valueOf(registry: Registry, name: string, labels: Record<string, 
   const metric = await registry.getSingleMetric(name)?.get();
   const wanted = series ? `${name}${series}` : undefined;
   return (
-    metric?.values.find((v) => (!wanted || v.metricName === wanted) && Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0
+    metric?.values.find((v) => (!wanted || (v as { metricName?: string }).metricName === wanted) && Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+      ?.value ?? 0
   );
 }
 

@@ -399,6 +399,36 @@ describe('Kafka event stream (real broker)', () => {
     await until(() => seen.has(first.messageId) && seen.has(after.messageId), Boolean, 90_000, 'records before and after consumed');
   }, 180_000);
 
+  it('makes sure of its topics across a broker that stops answering for longer than one call may take (a start right after a broker restart)', async () => {
+    const s = new KafkaEventStream({ brokers, clientId: id, logger, connectTimeoutMs: 60_000, callDeadlineMs: 2000 });
+    await s.connect();
+    streams.push(s);
+    const topic = `${id}-late`;
+    topics.add(topic);
+    kafkaFrozen = true;
+    freezeKafka(true);
+    let ensured: Promise<void>;
+    try {
+      ensured = s.ensureTopics([{ topic, partitions: 3 }]);
+      ensured.catch(() => undefined);
+      // Longer than a call's deadline: a single attempt (listTopics) is abandoned meanwhile.
+      await sleep(5000);
+    } finally {
+      freezeKafka(false);
+      kafkaFrozen = false;
+    }
+    await ensured;
+    // The controller names a leader a moment before that broker serves the partition
+    // (NOT_LEADER_OR_FOLLOWER meanwhile), which clients retry: so does this read.
+    const marks = await until(
+      () => s.watermarks(topic).catch(() => []),
+      (m) => m.length > 0,
+      10_000,
+      'watermarks of the new topic',
+    );
+    expect(marks.map((w) => w.partition)).toEqual([0, 1, 2]);
+  }, 120_000);
+
   it('loses nothing publish() acknowledged across a Kafka restart, and the consumer carries on', async () => {
     const s = await open();
     const source = await sourceFor(s, 'restart', 6);

@@ -98,25 +98,52 @@ export class KafkaEventStream implements EventStream {
     this.logger.info('connected to Kafka', { brokers: this.options.brokers });
   }
 
+  /**
+   * Makes sure the topics exist and every partition has a leader, trying again until
+   * `connectTimeoutMs` has passed. A service calls this while it starts, often just after the
+   * broker itself (re)started, when a single attempt can fail for reasons that pass in seconds: a
+   * call abandoned at its deadline, the controller answering REQUEST_TIMED_OUT while it writes the
+   * new topic (the topic then exists anyway), or partitions without leaders yet. kafkajs retries
+   * only NOT_CONTROLLER and gives up on the rest, which ended the service's start.
+   */
   async ensureTopics(topics: Array<{ topic: string; partitions: number }>): Promise<void> {
+    const deadline = Date.now() + (this.options.connectTimeoutMs ?? 30_000);
+    for (let n = 0; ; n++) {
+      try {
+        await this.createMissing(topics);
+        // Bounded per attempt, so a topic that vanished meanwhile is created again by the next one.
+        await this.awaitLeaders(
+          topics.map((t) => t.topic),
+          Math.max(1000, Math.min(10_000, deadline - Date.now())),
+        );
+        return;
+      } catch (error) {
+        if (Date.now() > deadline || this.closing) throw new Error(`cannot make sure the Kafka topics exist: ${String(error)}`, { cause: error });
+        this.logger.warn('Kafka topics not ready yet; trying again', { error: String(error) });
+        await sleep(backoffMs(n, { baseMs: 200, maxMs: 2000 }));
+      }
+    }
+  }
+
+  /** One attempt: lists the topics and creates the missing ones (partition counts are never changed). */
+  private async createMissing(topics: Array<{ topic: string; partitions: number }>): Promise<void> {
     const existing = new Set(await this.adminCall('listTopics', (a) => a.listTopics()));
     const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length > 0) {
-      // Another instance may create the same topics at the same time: kafkajs answers `false`
-      // when every topic already exists, and throws only for real failures.
-      await this.adminCall('createTopics', (a) =>
-        a.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((t) => ({
-            topic: t.topic,
-            numPartitions: this.options.topicPartitions ?? t.partitions,
-            replicationFactor: this.options.replicationFactor ?? 1,
-          })),
-        }),
-      );
-      this.logger.info('created Kafka topics', { topics: missing.map((t) => t.topic) });
-    }
-    await this.awaitLeaders(topics.map((t) => t.topic));
+    if (missing.length === 0) return;
+    // Another instance may create the same topics at the same time: kafkajs answers `false`
+    // when every topic already exists, and throws only for real failures. The leaders are
+    // awaited by awaitLeaders, under the caller's deadline, not by kafkajs' fixed 5 s.
+    await this.adminCall('createTopics', (a) =>
+      a.createTopics({
+        waitForLeaders: false,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: this.options.topicPartitions ?? t.partitions,
+          replicationFactor: this.options.replicationFactor ?? 1,
+        })),
+      }),
+    );
+    this.logger.info('created Kafka topics', { topics: missing.map((t) => t.topic) });
   }
 
   /**
