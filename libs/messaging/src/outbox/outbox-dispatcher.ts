@@ -9,6 +9,7 @@ import {
   markOutboxSent,
   outboxBacklog,
   releaseOutboxClaims,
+  skippedBelow,
   type OutboxChannel,
   type OutboxRow,
 } from './outbox.sql';
@@ -80,6 +81,9 @@ interface Tracked {
   marked: Set<OutboxChannel>;
   since: number;
 }
+
+/** How soon a recovering channel's sweep tries again after its claim skipped a locked row. */
+const SKIPPED_ROW_RETRY_MS = 20;
 
 /**
  * One channel's sender. Live, it publishes what the dispatcher hands it, in commit order, up to
@@ -358,9 +362,14 @@ export class OutboxDispatcher {
       const recovering = !sender.live;
       const others = this.channels.filter((c) => c !== name);
       // One statement, so no transaction stays open while the broker is asked: a lease.
-      const claimed = await claimOutboxRows(this.db, name, others, this.options.batchMax, recovering ? 0 : olderThanMs, this.options.leaseMs);
+      const ageMs = recovering ? 0 : olderThanMs;
+      const claimed = await claimOutboxRows(this.db, name, others, this.options.batchMax, ageMs, this.options.leaseMs);
+      // SKIP LOCKED keeps two sweeps off each other's rows, but it also skips a row another
+      // statement has locked for a moment (the other channel's claim of the same rows): the
+      // rows after it would overtake it. Send only what comes before such a row; the rest waits.
+      const skipped = claimed.length > 0 ? await skippedBelow(this.db, name, claimed[claimed.length - 1].id, ageMs) : null;
       // Rows still in this process's hands are finished by their live publish; let them go.
-      const mine = claimed.filter((r) => this.tracked.has(r.id) || this.stopped);
+      const mine = claimed.filter((r) => this.tracked.has(r.id) || this.stopped || (skipped !== null && r.id > skipped));
       const rows = claimed.filter((r) => !mine.includes(r));
       await releaseOutboxClaims(
         this.db,
@@ -391,16 +400,18 @@ export class OutboxDispatcher {
         }
         this.scheduleWrite();
       }
-      if (recovering && claimed.length < this.options.batchMax) {
+      if (recovering && claimed.length < this.options.batchMax && skipped === null) {
         // The backlog is sent: live again, and one more pass for what committed meanwhile.
         sender.caughtUp();
         this.sweeping.delete(name);
         await this.sweep(sender, 0);
       } else if (recovering && !this.stopped) {
         // More backlog: the next batch at once, not at the next interval, or a backlog that
-        // grows faster than batchMax a second would never drain.
+        // grows faster than batchMax a second would never drain. After a skipped row, a moment
+        // first for the statement that holds it.
         this.sweeping.delete(name);
-        setImmediate(() => this.track(this.sweep(sender)));
+        if (skipped === null) setImmediate(() => this.track(this.sweep(sender)));
+        else setTimeout(() => this.track(this.sweep(sender)), SKIPPED_ROW_RETRY_MS).unref();
       }
     } catch (error) {
       this.logger.warn('outbox sweep failed; will try again', { channel: name, error: String(error) });

@@ -238,6 +238,39 @@ describe('outbox dispatcher and inbox on PostgreSQL', () => {
     for (const p of [bus, stream]) expect(p.published.map((x) => x.envelope.messageId)).toEqual(['left-1', 'left-2', 'left-3']);
   });
 
+  it('sweeps in id order past a row another statement holds locked for a moment (the other channel claiming it), never around it', async () => {
+    await ds.query(
+      `INSERT INTO outbox_messages (message_id, type, routing_key, msg_key, envelope) SELECT m, 'OrderPlaced', 'order.order-placed', $1, jsonb_build_object('messageId', m)
+         FROM unnest($2::text[]) AS m`,
+      [orderId, ['held-1', 'held-2', 'held-3']],
+    );
+    await ds.query("UPDATE outbox_messages SET created_at = now() - interval '1 hour'");
+    // What the other channel's claim does to the oldest row for the length of its statement,
+    // held here for long enough that a sweep runs meanwhile.
+    const holder = ds.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query("SELECT id FROM outbox_messages WHERE message_id = 'held-1' FOR UPDATE");
+    const bus = new RecordingPublisher();
+    const stream = new RecordingPublisher();
+    try {
+      dispatcher(bus, stream);
+      await sleep(500);
+      // Before the fix, held-2 and held-3 went out here, and held-1 after them.
+      expect([...bus.published, ...stream.published].map((x) => x.envelope.messageId)).toEqual([]);
+    } finally {
+      await holder.commitTransaction();
+      await holder.release();
+    }
+    await until(
+      () => rows(),
+      (n) => n === 0,
+      5000,
+      'the sweeper to send and delete them',
+    );
+    for (const p of [bus, stream]) expect(p.published.map((x) => x.envelope.messageId)).toEqual(['held-1', 'held-2', 'held-3']);
+  });
+
   it('two instances sweeping the same outbox send every left-behind row once per channel', async () => {
     const ds2 = await openDataSource({ database: { kind: 'postgres', url: dbInfo.url }, entities: [], migrations: [], runMigrations: false });
     try {

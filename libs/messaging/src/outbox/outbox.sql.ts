@@ -73,6 +73,24 @@ export const outboxSql = {
       OUTPUT inserted.id, inserted.routing_key, inserted.envelope${pending}`;
   },
 
+  /**
+   * The oldest row below $1 that this channel has not sent and nobody holds a lease on, of the
+   * claim's age ($2 ms), read without locking: a row the claim skipped because another
+   * statement had it locked (most often the other channel's claim of the same rows). Such a
+   * row means the claim is not the channel's oldest backlog, and sending it would overtake
+   * that row. Parameters: below id, age ms.
+   */
+  skippedBelow(d: Dialect, channel: OutboxChannel): string {
+    const lease = `${channel}_claimed_until`;
+    return d === 'postgres'
+      ? `SELECT min(id) AS id FROM outbox_messages
+          WHERE ${sentColumn[channel]} IS NULL AND id < $1 AND created_at < now() - make_interval(secs => $2::float8 / 1000)
+            AND (${lease} IS NULL OR ${lease} < now())`
+      : `SELECT MIN(id) AS id FROM outbox_messages
+          WHERE ${sentColumn[channel]} IS NULL AND id < @0 AND created_at < DATEADD(millisecond, -@1, SYSDATETIMEOFFSET())
+            AND (${lease} IS NULL OR ${lease} < SYSDATETIMEOFFSET())`;
+  },
+
   release(d: Dialect, channel: OutboxChannel): string {
     return d === 'postgres'
       ? `UPDATE outbox_messages SET ${channel}_claimed_until = NULL WHERE id = ANY($1::bigint[])`
@@ -178,6 +196,12 @@ export async function deleteFullySent(s: SqlSession, channels: readonly OutboxCh
 
 export async function markOutboxSent(s: SqlSession, channel: OutboxChannel, list: readonly number[]): Promise<void> {
   if (list.length) await s.query(outboxSql.markSent(s.dialect, channel), ids(s.dialect, list), { prepare: true });
+}
+
+/** See outboxSql.skippedBelow: the id of an older row the claim skipped, or null. */
+export async function skippedBelow(s: SqlSession, channel: OutboxChannel, belowId: number, olderThanMs: number): Promise<number | null> {
+  const [row] = await s.query<{ id: string | number | null }>(outboxSql.skippedBelow(s.dialect, channel), [belowId, olderThanMs], { prepare: true });
+  return row?.id === null || row?.id === undefined ? null : Number(row.id);
 }
 
 /** Claims rows `channel` has not sent; each says which of `others` still lack it. */
