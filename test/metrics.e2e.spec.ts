@@ -74,13 +74,31 @@ describe('metrics on every service', () => {
       'process_cpu_seconds_total',
       'nodejs_eventloop_lag_seconds',
     ];
-    const consumers = ['saga_messages_consumed_total', 'saga_message_handling_duration_seconds', 'saga_message_critical_time_seconds'];
-    const saga = ['saga_orders_completed_total', 'saga_order_cancellations_total', 'saga_order_saga_duration_seconds'];
+    const consumers = [
+      'saga_messages_consumed_total',
+      'saga_message_handling_duration_seconds',
+      'saga_message_critical_time_seconds',
+      'saga_dead_letters_parked',
+    ];
+    const saga = [
+      'saga_orders_completed_total',
+      'saga_order_cancellations_total',
+      'saga_order_saga_duration_seconds',
+      'saga_orders_open',
+      'saga_orders_overdue',
+    ];
+    const archive = [
+      'saga_archive_blobs_written_total',
+      'saga_archive_events_archived_total',
+      'saga_archive_last_commit_age_seconds',
+      'saga_kafka_consumer_lag_messages',
+      'saga_dead_letters_parked',
+    ];
     const now = await scrape();
     for (const s of services) {
       const text = await (await fetch(`${sut.urls[s]}/metrics`)).text();
       const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
-      const expected = [...everywhere, ...(s === 'analytics' ? [] : consumers), ...(s === 'order' ? saga : [])];
+      const expected = [...everywhere, ...(s === 'analytics' ? archive : consumers), ...(s === 'order' ? saga : [])];
       expect([s, expected.filter((f) => !families.has(f))]).toEqual([s, []]);
       for (const sample of now[s]) expect([sample.name, sample.labels.service]).toEqual([sample.name, s]);
     }
@@ -184,5 +202,38 @@ describe('metrics on every service', () => {
     }
     expect(delta(now, 'order', 'saga_outbox_deleted_total')).toBe(13);
     expect(delta(now, 'payment', 'saga_outbox_publish_failures_total')).toBe(0);
+
+    // Open sagas: none once all five settled, none overdue.
+    expect(value(now.order, 'saga_orders_open', { status: 'pending' })).toBe(0);
+    expect(value(now.order, 'saga_orders_open', { status: 'cancelling' })).toBe(0);
+    expect(value(now.order, 'saga_orders_overdue')).toBe(0);
+    // Parked: the poisoned OrderPlaced, in Payment's dead-letter queue (read from the broker).
+    expect(delta(now, 'payment', 'saga_dead_letters_parked', { store: 'bus' })).toBe(1);
+    expect(delta(now, 'order', 'saga_dead_letters_parked', { store: 'bus' })).toBe(0);
+    expect(delta(now, 'inventory', 'saga_dead_letters_parked', { store: 'bus' })).toBe(0);
+
+    // Analytics archives every event the three services streamed, once each, and its group
+    // catches up: lag 0 on every partition, each partition it committed has a commit age.
+    const streamed = (n: Scrape) =>
+      (['order', 'payment', 'inventory'] as const).reduce(
+        (sum, s) => sum + delta(n, s, 'saga_outbox_sent_total', { channel: 'stream' }) + delta(n, s, 'saga_outbox_swept_total', { channel: 'stream' }),
+        0,
+      );
+    const archived = await until(
+      scrape,
+      (n) =>
+        delta(n, 'analytics', 'saga_archive_events_archived_total') >= streamed(n) &&
+        value(n.analytics, 'saga_kafka_consumer_lag_messages') === 0 &&
+        n.analytics.some((x) => x.name === 'saga_kafka_consumer_lag_messages'),
+      30_000,
+      'the archive to catch up',
+    );
+    expect(streamed(archived)).toBeGreaterThanOrEqual(13);
+    expect(delta(archived, 'analytics', 'saga_archive_events_archived_total')).toBe(streamed(archived));
+    expect(delta(archived, 'analytics', 'saga_archive_blobs_written_total')).toBeGreaterThanOrEqual(1);
+    expect(delta(archived, 'analytics', 'saga_dead_letters_parked', { store: 'stream' })).toBe(0);
+    const ages = archived.analytics.filter((x) => x.name === 'saga_archive_last_commit_age_seconds');
+    expect(ages.length).toBeGreaterThanOrEqual(1);
+    for (const a of ages) expect(a.value).toBeLessThan(60);
   });
 });

@@ -1,7 +1,7 @@
 import { contracts, envelopeSchema, routingKeyFor, type Envelope, type MessageContract } from '@app/contracts';
 import { serviceRegistry, type Logger } from '@app/platform';
 import { asMessage, type Subscription } from './handler';
-import { ConsumerMetrics, type MessageOutcome } from './metrics';
+import { ConsumerMetrics, deadLetterMetrics, type MessageOutcome } from './metrics';
 import { decideRecovery, NonRetryableError, isNonRetryable, type RecoverabilityOptions } from './recoverability';
 import type { FailureInfo, InboundDelivery, TransportSubscription, Transport } from './transport';
 
@@ -34,6 +34,7 @@ export class MessageConsumer {
   private subscription?: TransportSubscription;
   private readonly byType = new Map<string, MessageContract>();
   private readonly metrics: ConsumerMetrics;
+  private unwatchDeadLetters?: () => void;
 
   constructor(
     private readonly transport: Transport,
@@ -52,10 +53,13 @@ export class MessageConsumer {
     this.subscription = await this.transport.subscribe({ queue: this.options.queue, bindings: this.bindings(), prefetch: this.options.prefetch }, (d) =>
       this.onDelivery(d),
     );
-    this.logger.info('consumer started', { queue: this.options.queue, bindings: this.bindings() });
+    const queue = this.options.queue;
+    this.unwatchDeadLetters = deadLetterMetrics(this.metrics.registry).watch('bus', () => this.transport.deadLetterCount(queue));
+    this.logger.info('consumer started', { queue, bindings: this.bindings() });
   }
 
   async stop(): Promise<void> {
+    this.unwatchDeadLetters?.();
     await this.subscription?.close();
     this.subscription = undefined;
   }

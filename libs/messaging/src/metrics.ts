@@ -1,6 +1,6 @@
 import { contracts } from '@app/contracts';
-import { METRIC_PREFIX, perRegistry, secondsSince } from '@app/platform';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { METRIC_PREFIX, perRegistry, secondsSince, withinScrape } from '@app/platform';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /**
  * How a consumer settled one delivery: `handled` (committed, then acked), `duplicate` (the inbox
@@ -74,7 +74,10 @@ export class ConsumerMetrics {
   private readonly families: ReturnType<typeof consumerFamilies>;
   readonly unknown: MessageTypeMetrics;
 
-  constructor(registry: Registry, types: readonly string[] = []) {
+  constructor(
+    readonly registry: Registry,
+    types: readonly string[] = [],
+  ) {
     this.families = consumerFamilies(registry);
     this.unknown = new MessageTypeMetrics(this.families, UNKNOWN_MESSAGE_TYPE);
     for (const type of types) this.of(type);
@@ -90,3 +93,47 @@ export class ConsumerMetrics {
     return m;
   }
 }
+
+/** Where a service parks what it gave up on: a RabbitMQ dead-letter queue, or Kafka's dead-letter topic (Analytics). */
+export type DeadLetterStore = 'bus' | 'stream';
+
+/** Counts what is parked now; rejects when the broker cannot say. */
+export type DeadLetterCount = () => Promise<number>;
+
+/**
+ * `saga_dead_letters_parked`: the messages a service has parked and nobody has replayed or
+ * purged yet, asked of the broker at scrape time (a queue's message count; a topic's records).
+ * A broker that cannot answer within the scrape's deadline leaves the sample out.
+ */
+export class DeadLetterMetrics {
+  private readonly sources = new Map<DeadLetterStore, DeadLetterCount>();
+
+  constructor(registry: Registry) {
+    const sources = this.sources;
+    new Gauge({
+      name: `${METRIC_PREFIX}dead_letters_parked`,
+      help: 'Messages parked in the dead-letter queue (bus) or topic (stream) now, read from the broker at scrape time',
+      labelNames: ['store'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        await Promise.all(
+          [...sources].map(async ([store, count]) => {
+            const n = await withinScrape(count);
+            if (n !== undefined) this.set({ store }, n);
+          }),
+        );
+      },
+    });
+  }
+
+  /** The count this service answers for `store` while it runs; call the result to stop. */
+  watch(store: DeadLetterStore, count: DeadLetterCount): () => void {
+    this.sources.set(store, count);
+    return () => {
+      if (this.sources.get(store) === count) this.sources.delete(store);
+    };
+  }
+}
+
+export const deadLetterMetrics = perRegistry((registry: Registry) => new DeadLetterMetrics(registry));

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { MessageConsumer } from './consumer';
 import { on } from './handler';
 import { InMemoryTransport } from './memory/in-memory.transport';
-import { ConsumerMetrics, UNKNOWN_MESSAGE_TYPE } from './metrics';
+import { ConsumerMetrics, DeadLetterMetrics, UNKNOWN_MESSAGE_TYPE } from './metrics';
 import { NonRetryableError } from './recoverability';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -134,5 +134,30 @@ describe('consumer metrics', () => {
     for (const outcome of ['handled', 'duplicate', 'retried', 'dead-lettered', 'failed']) {
       expect(text).toContain(`saga_messages_consumed_total{message_type="OrderPlaced",outcome="${outcome}"} 0`);
     }
+  });
+});
+
+describe('dead letters parked', () => {
+  it("answers the consumer's dead-letter queue depth at scrape time while it runs", async () => {
+    const { registry, transport, consumer, consumed } = consumerWith(async () => {
+      throw new NonRetryableError('bad');
+    });
+    const parked = () => valueOf(registry, 'saga_dead_letters_parked', { store: 'bus' });
+    await consumer.start();
+    await transport.publish([{ envelope: placed(), routingKey: 'order.order-placed' }]);
+    await transport.publish([{ envelope: placed(), routingKey: 'order.order-placed' }]);
+    await until(async () => (await consumed('dead-lettered')) === 2);
+    expect(await parked()).toBe(2);
+    await transport.purgeDeadLetters('payment');
+    expect(await parked()).toBe(0);
+    await consumer.stop();
+    expect((await registry.getSingleMetric('saga_dead_letters_parked')!.get()).values).toEqual([]);
+  });
+
+  it('leaves the sample out when the broker cannot say within the scrape deadline', async () => {
+    const registry = new Registry();
+    const metrics = new DeadLetterMetrics(registry);
+    metrics.watch('bus', () => Promise.reject(new Error('RabbitMQ is not connected')));
+    expect((await registry.getSingleMetric('saga_dead_letters_parked')!.get()).values).toEqual([]);
   });
 });

@@ -78,6 +78,8 @@ export interface Transport extends Publisher {
   subscribe(spec: ConsumerSpec, onDelivery: (delivery: InboundDelivery) => Promise<void>): Promise<TransportSubscription>;
   /** The dead-letter queue of a consumer, oldest first: `limit` of them from position `offset`. */
   deadLetters(queue: string, page?: DeadLetterPage): Promise<DeadLetter[]>;
+  /** How many messages the consumer's dead-letter queue holds (all of them, not only the listable first ones). */
+  deadLetterCount(queue: string): Promise<number>;
   /**
    * Sends dead letters (one by id, or all) back to the consumer's own queue with their attempts
    * reset and the replay recorded in their headers; returns how many. The consumer's inbox

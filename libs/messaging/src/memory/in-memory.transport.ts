@@ -117,6 +117,10 @@ export class InMemoryTransport implements Transport {
     };
   }
 
+  async deadLetterCount(queue: string): Promise<number> {
+    return this.queues.get(queue)?.deadLetters.length ?? 0;
+  }
+
   async deadLetters(queue: string, page: DeadLetterPage = { offset: 0, limit: MAX_DEAD_LETTER_POSITION }): Promise<DeadLetter[]> {
     return (this.queues.get(queue)?.deadLetters ?? []).slice(page.offset, page.offset + page.limit);
   }

@@ -31,6 +31,11 @@ export class RabbitMqDeadLetters {
     return out;
   }
 
+  /** The queue's message count (a passive declare: the queue is not touched). */
+  count(queue: string): Promise<number> {
+    return this.withChannel(async (ch) => (await ch.checkQueue(this.topology.deadLetterQueue(queue))).messageCount);
+  }
+
   async replay(queue: string, id?: string): Promise<number> {
     return this.visit(queue, async (m, d) => {
       if (id !== undefined && d.id !== id) return 'keep';

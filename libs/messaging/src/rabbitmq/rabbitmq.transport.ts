@@ -150,6 +150,10 @@ export class RabbitMqTransport implements Transport {
     return this.admin.list(queue, page);
   }
 
+  deadLetterCount(queue: string): Promise<number> {
+    return this.admin.count(queue);
+  }
+
   replayDeadLetters(queue: string, id?: string): Promise<number> {
     return this.admin.replay(queue, id);
   }

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Registry } from 'prom-client';
 import { createLogger } from '../logging/logger';
 import { httpMetricsMiddleware, methodLabel, metricsEndpoint, routeLabel, statusClass, UNMATCHED_ROUTE } from './http.metrics';
-import { perRegistry, serviceRegistry } from './registry';
+import { perRegistry, serviceRegistry, withinScrape } from './registry';
 
 async function valueOf(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const metric = await registry.getSingleMetric(name)?.get();
@@ -123,5 +123,15 @@ describe('service registries', () => {
     expect(families(r1)).toBe(families(r1));
     families(r2);
     expect(build).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('withinScrape', () => {
+  it('answers what the work answered, and undefined for work that fails or outlasts the deadline', async () => {
+    expect(await withinScrape(async () => 7)).toBe(7);
+    expect(await withinScrape(() => Promise.reject(new Error('down')))).toBeUndefined();
+    const started = Date.now();
+    expect(await withinScrape(() => new Promise<number>(() => undefined), 50)).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

@@ -41,3 +41,20 @@ export function perRegistry<T>(build: (registry: Registry) => T): (registry: Reg
 export function secondsSince(startedMs: number): number {
   return (performance.now() - startedMs) / 1000;
 }
+
+/** How long a scrape waits for an answer read at scrape time (a broker, a database) before leaving the sample out. */
+export const SCRAPE_DEADLINE_MS = 3000;
+
+/** Resolves `work`, or undefined once `ms` passed or it failed: a scrape never hangs on a dependency, and shows a gap instead. */
+export async function withinScrape<T>(work: () => Promise<T>, ms = SCRAPE_DEADLINE_MS): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work().catch(() => undefined), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EVENT_STREAM, EVENT_TOPIC_PARTITIONS, eventTopics, LOGGER, type EventStream } from '@app/messaging';
-import type { Logger } from '@app/platform';
+import { deadLetterMetrics, EVENT_STREAM, EVENT_TOPIC_PARTITIONS, eventTopics, LOGGER, type EventStream } from '@app/messaging';
+import { serviceRegistry, type Logger } from '@app/platform';
 import { ANALYTICS_CONFIG, type AnalyticsConfig } from '../config';
-import { AnalyticsProjectionHandler } from '../summary/analytics-projection.handlers';
+import { AnalyticsProjectionHandler, SERVICE } from '../summary/analytics-projection.handlers';
 import { ARCHIVE_MANIFEST, type ArchiveManifest } from './archive-manifest';
 import { ARCHIVE_STORE, type ArchiveStore } from './archive-store';
+import { archiveMetrics, lagOf } from './archive.metrics';
 import { DEAD_LETTER_TOPIC, RETRY_TOPIC } from './archive.topics';
 import { Archiver } from './archiver';
 
@@ -12,6 +13,7 @@ import { Archiver } from './archiver';
 @Injectable()
 export class ArchivePipeline {
   private archiver?: Archiver;
+  private unwatch: Array<() => void> = [];
 
   constructor(
     @Inject(EVENT_STREAM) private readonly stream: EventStream | null,
@@ -32,6 +34,9 @@ export class ArchivePipeline {
       { topic: RETRY_TOPIC, partitions: 1 },
       { topic: DEAD_LETTER_TOPIC, partitions: 1 },
     ]);
+    const registry = serviceRegistry(SERVICE);
+    const metrics = archiveMetrics(registry);
+    const stream = this.stream;
     this.archiver = new Archiver(
       this.stream,
       this.store && { store: this.store, manifest: this.manifest },
@@ -46,12 +51,24 @@ export class ArchivePipeline {
         batchMaxMs: this.config.archive.batchMaxMs,
         retryDelayMs: this.config.archive.retryDelayMs,
         killAfterUpload: this.config.archive.killAfterUpload,
+        onStored: (events) => metrics.stored(events),
       },
     );
     await this.archiver.start();
+    const archiver = this.archiver;
+    const groupId = this.config.archiveGroupId;
+    this.unwatch = [
+      metrics.watch({
+        commits: () => archiver.commits(),
+        lag: async () => (await Promise.all(archiver.topics.map(async (t) => lagOf(t, await stream.watermarks(t), await stream.committed(groupId, t))))).flat(),
+      }),
+      // Nothing consumes the dead-letter topic: every record in it is parked (until retention).
+      deadLetterMetrics(registry).watch('stream', async () => (await stream.watermarks(DEAD_LETTER_TOPIC)).reduce((n, m) => n + (m.high - m.low), 0)),
+    ];
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    for (const stop of this.unwatch) stop();
     await this.archiver?.stop();
   }
 }

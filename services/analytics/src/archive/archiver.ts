@@ -23,6 +23,8 @@ export interface ArchiverOptions {
    * its offsets are committed, the window the exactly-once archive must survive.
    */
   killAfterUpload?: boolean;
+  /** A blob this run uploaded was marked stored, holding `events` lines (the metrics count it). */
+  onStored?: (events: number) => void;
 }
 
 interface Item {
@@ -54,6 +56,8 @@ interface PartitionState {
   resolvedThrough: number;
   /** The next offset this run has committed (or -1 before the first commit). */
   committed: number;
+  /** When this run last committed an offset of the partition (ms since the epoch; 0: never). */
+  committedAtMs: number;
   /** Never commit at or past this offset (a pending blob this run cannot upload). */
   blockedFrom: number;
   /** Taken away from this member: nothing more is claimed or committed for it. */
@@ -110,6 +114,13 @@ export class Archiver {
     this.timer.unref();
   }
 
+  /** The partitions this member reads that it has committed at least once, with when it last did. */
+  commits(): Array<{ topic: string; partition: number; committedAtMs: number }> {
+    return [...this.partitions.values()]
+      .filter((s) => s.committedAtMs > 0)
+      .map((s) => ({ topic: s.topic, partition: s.partition, committedAtMs: s.committedAtMs }));
+  }
+
   /** Flushes every buffer (so a clean stop re-reads nothing), then leaves the group. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
@@ -159,6 +170,7 @@ export class Archiver {
         readThrough: -1,
         resolvedThrough: -1,
         committed: -1,
+        committedAtMs: 0,
         blockedFrom: Number.MAX_SAFE_INTEGER,
         revoked: false,
         chain: Promise.resolve(),
@@ -229,6 +241,7 @@ export class Archiver {
       const r = s.resolving[0];
       if (r.upload) await this.put(r.upload);
       const pendingFrom = await this.archive!.manifest.markStored(r.name, s.topic, s.partition);
+      if (r.upload) this.options.onStored?.(Number(r.upload.metadata.eventcount) || 0);
       s.resolving.shift();
       s.resolvedThrough = Math.max(s.resolvedThrough, r.lastOffset);
       await this.commit(s, pendingFrom);
@@ -316,6 +329,7 @@ export class Archiver {
     if (s.revoked || next <= 0 || next <= s.committed) return;
     await this.handle!.commit([{ topic: s.topic, partition: s.partition, offset: next }]);
     s.committed = next;
+    s.committedAtMs = Date.now();
   }
 
   private async flushDue(): Promise<void> {

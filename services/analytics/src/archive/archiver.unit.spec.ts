@@ -309,6 +309,38 @@ describe('archiver', () => {
       await w.stream.close();
     });
   });
+
+  describe('what it reports to the metrics', () => {
+    it('given a log with a repeated event, then each stored blob is reported once with its lines, each committed partition with its commit time, and a restart reports nothing again', async () => {
+      const w = await world(2);
+      const events = Array.from({ length: 7 }, (_, i) => event(i));
+      await publish(w, [...events.slice(0, 3), events[0], ...events.slice(3)]);
+      const stored: number[] = [];
+      const first = await boot(w, { options: { batchMaxEvents: 4, batchMaxMs: 20, onStored: (n) => stored.push(n) } });
+      const before = Date.now();
+      await until(
+        () => first.archiver.commits(),
+        (c) => c.length === 1 && c[0].committedAtMs >= before,
+        5000,
+        'a commit',
+      );
+      expect(first.archiver.commits()).toEqual([{ topic, partition: 0, committedAtMs: expect.any(Number) }]);
+      expect(await w.stream.drain(5000)).toBe(true);
+      await first.archiver.stop();
+      // 8 records, 7 distinct events: lines are events, the repeat is no line.
+      expect(stored.reduce((a, b) => a + b, 0)).toBe(7);
+      expect(stored.length).toBe(w.store.blobs.size);
+
+      // A second run starts from the committed offset: it reads nothing again and reports nothing.
+      const again: number[] = [];
+      const second = await boot(w, { options: { batchMaxEvents: 4, batchMaxMs: 20, onStored: (n) => again.push(n) } });
+      expect(await w.stream.drain(5000)).toBe(true);
+      await second.archiver.stop();
+      expect(again).toEqual([]);
+      expect(second.archiver.commits()).toEqual([]);
+      await w.stream.close();
+    });
+  });
 });
 
 /**

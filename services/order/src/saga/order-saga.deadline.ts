@@ -6,6 +6,7 @@ import { CLOCK, type Clock, type Logger } from '@app/platform';
 import { ORDER_CONFIG, type OrderConfig } from '../config';
 import { OrderEntity } from '../orders/order.entity';
 import { OrderSagaHandlers, SERVICE, type DeadlineReached } from './order-saga.handlers';
+import { OrderSagaMetrics, type OpenSagas } from './order-saga.metrics';
 
 /**
  * The saga's deadline. Timeouts are messages too: an order still PENDING at its deadline gets
@@ -16,6 +17,7 @@ import { OrderSagaHandlers, SERVICE, type DeadlineReached } from './order-saga.h
 export class OrderDeadlineScheduler {
   private timer?: NodeJS.Timeout;
   private busy = false;
+  private unwatch?: () => void;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -24,15 +26,35 @@ export class OrderDeadlineScheduler {
     @Inject(ORDER_CONFIG) private readonly config: OrderConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly metrics: OrderSagaMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.tick(), this.config.deadlineCheckIntervalMs);
     this.timer.unref();
+    this.unwatch = this.metrics.watchOpen(() => this.openSagas());
   }
 
   beforeApplicationShutdown(): void {
     clearInterval(this.timer);
+    this.unwatch?.();
+  }
+
+  /** The open sagas for the metrics: two counts over the (status, deadline_at) index. */
+  async openSagas(): Promise<OpenSagas> {
+    const orders = this.dataSource.getRepository(OrderEntity);
+    const [byStatus, overdue] = await Promise.all([
+      orders
+        .createQueryBuilder('o')
+        .select('o.status', 'status')
+        .addSelect('COUNT(*)', 'n')
+        .where('o.status IN (:...open)', { open: ['PENDING', 'CANCELLING'] })
+        .groupBy('o.status')
+        .getRawMany<{ status: string; n: string | number }>(),
+      orders.count({ where: { status: 'PENDING', deadlineAt: LessThanOrEqual(this.clock.now()) } }),
+    ]);
+    const count = (status: string) => Number(byStatus.find((r) => r.status === status)?.n ?? 0);
+    return { pending: count('PENDING'), cancelling: count('CANCELLING'), overdue };
   }
 
   async tick(): Promise<number> {

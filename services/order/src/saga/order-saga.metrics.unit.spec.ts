@@ -33,4 +33,24 @@ describe('order saga metrics', () => {
       'saga_order_saga_duration_seconds_bucket{le="0.5",outcome="confirmed"} 1',
     ]);
   });
+
+  it('reads the open sagas at scrape time, once for both gauges, and shows none while nothing answers', async () => {
+    const registry = new Registry();
+    const metrics = new OrderSagaMetrics(registry);
+    expect(await lines(registry, 'saga_orders_open')).toEqual([]);
+    // prom-client writes NaN as "Nan"; Prometheus parses it either way.
+    expect(await lines(registry, 'saga_orders_overdue')).toEqual(['saga_orders_overdue Nan']);
+    let reads = 0;
+    const stop = metrics.watchOpen(async () => (reads++, { pending: 3, cancelling: 1, overdue: 2 }));
+    // One scrape: both gauges from one read.
+    expect(await lines(registry, 'saga_orders_o')).toEqual([
+      'saga_orders_open{status="pending"} 3',
+      'saga_orders_open{status="cancelling"} 1',
+      'saga_orders_overdue 2',
+    ]);
+    expect(reads).toBe(1);
+    stop();
+    expect(await lines(registry, 'saga_orders_open')).toEqual([]);
+    expect(await lines(registry, 'saga_orders_overdue')).toEqual(['saga_orders_overdue Nan']);
+  });
 });
