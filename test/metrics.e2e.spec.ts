@@ -71,6 +71,8 @@ describe('metrics on every service', () => {
       'saga_outbox_publish_failures_total',
       'saga_outbox_swept_total',
       'saga_outbox_deleted_total',
+      'saga_outbox_publish_duration_seconds',
+      'saga_outbox_publish_batch_size',
       'process_cpu_seconds_total',
       'nodejs_eventloop_lag_seconds',
     ];
@@ -78,6 +80,7 @@ describe('metrics on every service', () => {
       'saga_messages_consumed_total',
       'saga_message_handling_duration_seconds',
       'saga_message_critical_time_seconds',
+      'saga_message_delivery_attempts',
       'saga_dead_letters_parked',
     ];
     const saga = [
@@ -176,6 +179,10 @@ describe('metrics on every service', () => {
     expect(delta(now, 'payment', 'saga_message_handling_duration_seconds_count', { message_type: 'OrderPlaced' })).toBe(7);
     expect(delta(now, 'payment', 'saga_message_critical_time_seconds_count', { message_type: 'OrderPlaced' })).toBe(4);
     expect(delta(now, 'payment', 'saga_message_critical_time_seconds_sum', { message_type: 'OrderPlaced' })).toBeGreaterThan(0);
+    // Attempts of the five that ended: four handled at the first, the poisoned one after
+    // 2 tries (RETRY_IMMEDIATE=1) on each of its 3 deliveries.
+    expect(delta(now, 'payment', 'saga_message_delivery_attempts_count', { message_type: 'OrderPlaced' })).toBe(5);
+    expect(delta(now, 'payment', 'saga_message_delivery_attempts_sum', { message_type: 'OrderPlaced' })).toBe(10);
 
     // Inventory: the three authorized payments (two reserved, one short), one release.
     expect(consumed(now, 'inventory', 'PaymentAuthorized')).toBe(3);

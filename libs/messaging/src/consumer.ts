@@ -80,11 +80,13 @@ export class MessageConsumer {
         return;
       }
       metrics = this.metrics.of(message.type);
+      let tried = priorAttempts;
       const outcome = await asMessage(message, async (): Promise<MessageOutcome> => {
         let lastError: unknown;
         let attempts = 0;
         for (let i = 0; i <= this.options.recoverability.immediateRetries; i++) {
           attempts++;
+          tried = priorAttempts + attempts;
           try {
             const result = await this.options.handle(message, { retry: attempts > 1 || delivery.deliveryCount > 1 });
             await delivery.ack();
@@ -97,7 +99,7 @@ export class MessageConsumer {
         }
         return this.fail(delivery, message, lastError, priorAttempts + attempts, firstFailedAt);
       });
-      metrics.settled(outcome, started, outcome === 'handled' ? message.occurredAt : undefined);
+      metrics.settled(outcome, started, outcome === 'handled' ? message.occurredAt : undefined, outcome === 'retried' ? undefined : tried);
     } catch (error) {
       // Not settled (the ack, the retry or the dead letter could not be sent): the broker redelivers it.
       metrics.settled('failed', started);

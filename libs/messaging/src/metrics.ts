@@ -35,6 +35,13 @@ const consumerFamilies = perRegistry((registry: Registry) => ({
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   }),
+  attempts: new Histogram({
+    name: `${METRIC_PREFIX}message_delivery_attempts`,
+    help: 'Handler attempts a message took until it was handled, found a duplicate or dead-lettered (immediate retries and redeliveries), by message type',
+    labelNames: ['message_type'] as const,
+    buckets: [1, 2, 3, 4, 5, 6, 8, 10, 15, 20],
+    registers: [registry],
+  }),
 }));
 
 /** One message type's series, bound once: recording a delivery is a field read and an increment. */
@@ -42,18 +49,24 @@ export class MessageTypeMetrics {
   private readonly outcomes: Record<MessageOutcome, Counter.Internal>;
   private readonly duration: Histogram.Internal<'message_type'>;
   private readonly criticalTime: Histogram.Internal<'message_type'>;
+  private readonly attempts: Histogram.Internal<'message_type'>;
 
   constructor(families: ReturnType<typeof consumerFamilies>, type: string) {
     // Each outcome's series exists from the start (at 0), so a rate over it needs no first event.
     this.outcomes = Object.fromEntries(messageOutcomes.map((o) => [o, zeroed(families.consumed.labels(type, o))])) as Record<MessageOutcome, Counter.Internal>;
     this.duration = families.duration.labels(type);
     this.criticalTime = families.criticalTime.labels(type);
+    this.attempts = families.attempts.labels(type);
   }
 
-  /** A delivery settled; `occurredAt` (the envelope's) is given for a handled one, for its critical time. */
-  settled(outcome: MessageOutcome, startedMs: number, occurredAt?: string): void {
+  /**
+   * A delivery settled; `occurredAt` (the envelope's) is given for a handled one, for its
+   * critical time, and `attempts` (all of them so far, across redeliveries) for one that ended.
+   */
+  settled(outcome: MessageOutcome, startedMs: number, occurredAt?: string, attempts?: number): void {
     this.outcomes[outcome].inc();
     this.duration.observe(secondsSince(startedMs));
+    if (attempts !== undefined) this.attempts.observe(attempts);
     if (occurredAt === undefined) return;
     const critical = (Date.now() - Date.parse(occurredAt)) / 1000;
     if (Number.isFinite(critical)) this.criticalTime.observe(Math.max(0, critical));

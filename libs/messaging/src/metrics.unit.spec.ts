@@ -76,7 +76,7 @@ describe('consumer metrics', () => {
   });
 
   it('counts delayed retries and the dead letter that ends them', async () => {
-    const { transport, consumer, consumed } = consumerWith(async () => {
+    const { registry, transport, consumer, consumed } = consumerWith(async () => {
       throw new Error('gateway unavailable');
     });
     await consumer.start();
@@ -85,6 +85,10 @@ describe('consumer metrics', () => {
     await consumer.stop();
     expect(await consumed('retried')).toBe(2);
     expect(await consumed('handled')).toBe(0);
+    // Observed once, when it ended: 2 tries (1 immediate retry) on each of 3 deliveries.
+    const text = await registry.metrics();
+    expect(text).toContain('saga_message_delivery_attempts_count{message_type="OrderPlaced"} 1');
+    expect(text).toContain('saga_message_delivery_attempts_sum{message_type="OrderPlaced"} 6');
   });
 
   it('labels what is no known message "unknown", so senders cannot grow the label set', async () => {

@@ -130,6 +130,7 @@ class ChannelSender {
     while (this.live && this.queue.length > 0 && this.inFlight < this.channel.pipeline) {
       const batch = this.queue.splice(0, this.options.batchMax);
       this.inFlight++;
+      const started = performance.now();
       this.channel.publisher
         .publish(batch.map(outgoing))
         .then(
@@ -146,6 +147,7 @@ class ChannelSender {
           },
         )
         .finally(() => {
+          this.metrics.published(this.channel.name, batch.length, started);
           this.inFlight--;
           if (this.inFlight === 0) this.idle.splice(0).forEach((r) => r());
           this.pump();
@@ -377,9 +379,12 @@ export class OutboxDispatcher {
         mine.map((r) => r.id),
       );
       if (rows.length > 0) {
+        const started = performance.now();
         try {
           await sender.channel.publisher.publish(rows.map(outgoing));
+          this.metrics.published(name, rows.length, started);
         } catch (error) {
+          this.metrics.published(name, rows.length, started);
           this.stats.failedPublishes[name]++;
           this.metrics.failedPublishes[name].inc();
           sender.recover(error);

@@ -165,6 +165,14 @@ describe('outbox dispatcher and inbox on PostgreSQL', () => {
     expect(await gauge('saga_outbox_oldest_pending_age_seconds', 'stream')).toBe(0);
     expect(await registry.metrics()).toMatch(/saga_outbox_sent_total\{channel="stream"\} 3/);
     expect(await registry.metrics()).toMatch(/saga_outbox_publish_failures_total\{channel="bus"\} [1-9]/);
+    // Every publish observed once, its rows and its time: the stream's 3 rows in however many publishes.
+    const text = await registry.metrics();
+    expect(text).toMatch(/saga_outbox_publish_batch_size_sum\{channel="stream"\} 3\n/);
+    const count = (name: string, channel: string) => Number(new RegExp(`${name}_count\\{channel="${channel}"\\} (\\d+)`).exec(text)?.[1]);
+    expect(count('saga_outbox_publish_duration_seconds', 'stream')).toBe(count('saga_outbox_publish_batch_size', 'stream'));
+    expect(count('saga_outbox_publish_duration_seconds', 'stream')).toBeGreaterThanOrEqual(1);
+    // The bus's failed publishes are timed too.
+    expect(count('saga_outbox_publish_duration_seconds', 'bus')).toBeGreaterThanOrEqual(1);
   });
 
   it('a bus that never confirms leaves the stream flowing', async () => {
