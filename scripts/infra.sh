@@ -49,8 +49,8 @@ rabbitmq_up() {
     sleep 1
   done
   [ -n "$up" ] || fail "RabbitMQ did not come up within 60 s (rabbitmqctl await_startup)"
-  rabbitmq-plugins enable rabbitmq_management >/dev/null || fail "could not enable rabbitmq_management"
-  echo "rabbitmq: up on 127.0.0.1:5672, management UI on http://127.0.0.1:15672"
+  rabbitmq-plugins enable rabbitmq_management rabbitmq_prometheus >/dev/null || fail "could not enable rabbitmq_management and rabbitmq_prometheus"
+  echo "rabbitmq: up on 127.0.0.1:5672, management UI on http://127.0.0.1:15672, Prometheus metrics on http://127.0.0.1:15692/metrics"
 }
 
 java_and_maven() {

@@ -256,6 +256,16 @@ describe('RabbitMQ transport (real broker)', () => {
       5000,
       'three dead letters',
     );
+    // The whole depth, from the broker (what saga_dead_letters_parked shows)...
+    expect(await t.deadLetterCount('q4')).toBe(3);
+    // ...and the same depth in RabbitMQ's own Prometheus endpoint, which `npm run infra:up` enables.
+    const dlqSample = new RegExp(`^rabbitmq_detailed_queue_messages\\{vhost="/",queue="${escapeRegExp(ns)}q4\\.dlq"\\} (\\d+)$`, 'm');
+    await until(
+      async () => dlqSample.exec(await (await fetch('http://127.0.0.1:15692/metrics/detailed?family=queue_coarse_metrics')).text())?.[1],
+      (n) => n === '3',
+      30_000,
+      "the DLQ's depth in rabbitmq_prometheus",
+    );
     failing = false;
     const target = dead.find((x) => JSON.parse(x.body).messageId === a.messageId)!;
     expect(await t.replayDeadLetters('q4', target.id)).toBe(1);
@@ -297,6 +307,7 @@ describe('RabbitMQ transport (real broker)', () => {
     expect(replayedDead.headers['x-replay-count']).toBe(1);
     expect(replayedDead.failure.deliveries).toBe(1);
     expect(await t.purgeDeadLetters('q4')).toBe(1);
+    expect(await t.deadLetterCount('q4')).toBe(0);
     await c.stop();
   });
 
