@@ -1,5 +1,6 @@
 import { contracts, envelopeSchema, routingKeyFor, type Envelope, type MessageContract } from '@app/contracts';
-import { serviceRegistry, type Logger } from '@app/platform';
+import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { contextFrom, serviceRegistry, serviceTracer, traceparentOf, tracingEnabled, type Logger } from '@app/platform';
 import { asMessage, type Subscription } from './handler';
 import { ConsumerMetrics, deadLetterMetrics, type MessageOutcome } from './metrics';
 import { decideRecovery, NonRetryableError, isNonRetryable, type RecoverabilityOptions } from './recoverability';
@@ -68,6 +69,7 @@ export class MessageConsumer {
   async onDelivery(delivery: InboundDelivery): Promise<void> {
     const started = performance.now();
     let metrics = this.metrics.unknown;
+    let span: Span | undefined;
     try {
       const firstFailedAt = typeof delivery.headers['x-first-failed-at'] === 'string' ? delivery.headers['x-first-failed-at'] : undefined;
       const priorAttempts = typeof delivery.headers['x-attempts'] === 'number' ? delivery.headers['x-attempts'] : 0;
@@ -80,6 +82,7 @@ export class MessageConsumer {
         return;
       }
       metrics = this.metrics.of(message.type);
+      span = this.startSpan(message, delivery.deliveryCount);
       let tried = priorAttempts;
       const outcome = await asMessage(message, async (): Promise<MessageOutcome> => {
         let lastError: unknown;
@@ -100,11 +103,47 @@ export class MessageConsumer {
         return this.fail(delivery, message, lastError, priorAttempts + attempts, firstFailedAt);
       });
       metrics.settled(outcome, started, outcome === 'handled' ? message.occurredAt : undefined, outcome === 'retried' ? undefined : tried);
+      if (span) {
+        span.setAttribute('saga.outcome', outcome);
+        if (outcome === 'dead-lettered' || outcome === 'retried') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+        span.end();
+      }
     } catch (error) {
       // Not settled (the ack, the retry or the dead letter could not be sent): the broker redelivers it.
       metrics.settled('failed', started);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: 'not settled' });
+      span?.end();
       throw error;
     }
+  }
+
+  /**
+   * The span of one delivery, a child of the span that sent the message (its envelope's
+   * traceparent). The message handed to the handler carries this span as its traceparent, so
+   * what the handler sends (caused by it) continues the trace from here. Undefined while tracing
+   * is off: then nothing is allocated per message.
+   */
+  private startSpan(message: Envelope, deliveryCount: number): Span | undefined {
+    if (!tracingEnabled()) return undefined;
+    const tracer = serviceTracer(this.options.service);
+    const span = tracer.startSpan(
+      `process ${message.type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': this.options.queue,
+          'messaging.message.id': message.messageId,
+          'messaging.message.conversation_id': message.correlationId,
+          'messaging.rabbitmq.delivery_count': deliveryCount,
+        },
+      },
+      contextFrom(message.traceparent),
+    );
+    const traceparent = traceparentOf(span);
+    if (!traceparent) return undefined;
+    message.traceparent = traceparent;
+    return span;
   }
 
   private parse(body: string): Envelope {

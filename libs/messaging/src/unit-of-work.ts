@@ -1,5 +1,6 @@
 import type { Envelope } from '@app/contracts';
 import type { SqlDatabase, SqlSession } from '@app/persistence';
+import { activeTraceparent } from '@app/platform';
 import { appendToOutbox, forgetInInbox, recordInInbox, type OutboxRow } from './outbox/outbox.sql';
 
 /** What a handler or a command gets inside its transaction. */
@@ -58,7 +59,11 @@ export class UnitOfWork {
     let committed: Array<() => void> | undefined;
     const value = await this.db.transaction(async (sql) => {
       const outgoing: Envelope[] = [];
-      const result = await work({ sql, send: (...messages) => void outgoing.push(...messages), afterCommit: (fn) => void (committed ??= []).push(fn) });
+      const result = await work({
+        sql,
+        send: (...messages) => void outgoing.push(...messages.map(inTrace)),
+        afterCommit: (fn) => void (committed ??= []).push(fn),
+      });
       rows = await appendToOutbox(sql, outgoing);
       return result;
     });
@@ -124,3 +129,14 @@ function runAfterCommit(callbacks: Array<() => void>): void {
 }
 
 export const UNIT_OF_WORK = Symbol('UNIT_OF_WORK');
+
+/**
+ * A message that continues no trace (no `traceparent` from the message that caused it) joins the
+ * active span's: an HTTP request's, so an order's saga is one trace from its POST. A no-op while
+ * tracing is off.
+ */
+function inTrace(message: Envelope): Envelope {
+  if (message.traceparent) return message;
+  const traceparent = activeTraceparent();
+  return traceparent ? { ...message, traceparent } : message;
+}

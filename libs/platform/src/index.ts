@@ -14,3 +14,5 @@ export * from './backoff';
 export * from './azurite/azurite';
 export * from './metrics/registry';
 export * from './metrics/http.metrics';
+export * from './tracing/tracing';
+export * from './tracing/http.tracing';

@@ -13,7 +13,7 @@ import {
   type ServiceInfrastructure,
 } from '@app/messaging';
 import { openPglite } from '@app/persistence';
-import { boundPort, createLogger, startAzurite, startHttpService } from '@app/platform';
+import { boundPort, configureTracing, createLogger, shutdownTracing, startAzurite, startHttpService } from '@app/platform';
 import { AnalyticsModule, loadAnalyticsConfig } from '../../analytics/src';
 import { InventoryModule, loadInventoryConfig } from '../../inventory/src';
 import { loadOrderConfig, OrderModule } from '../../order/src';
@@ -43,6 +43,7 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
   const dataDir = env.PGLITE_DATA_DIR ?? '.data/pglite';
   const adminToken = env.ADMIN_TOKEN || localAdminToken(dataDir === 'memory' ? '.data' : join(dataDir, '..'), logger);
   const serviceEnv: NodeJS.ProcessEnv = { ...env, ADMIN_TOKEN: adminToken };
+  if (configureTracing(env)) logger.info('exporting traces over OTLP', { endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT });
 
   // Azurite in this process: the archive is written through the real Blob API. Its blobs live
   // as long as the process, like the in-memory event log they are cut from.
@@ -64,6 +65,7 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
     await stream.close();
     await azurite?.close();
     await pglite.close();
+    await shutdownTracing();
   };
   const start = async (name: string, module: DynamicModule, config: { port: number; host: string; maxBodyBytes: number }) => {
     const app = await startHttpService({

@@ -3,7 +3,7 @@ import { databaseFromUrl, openPglite, type DatabaseConfig } from '@app/persisten
 import { int, loadConfig } from '@app/platform';
 import { sagaTopology } from '@app/contracts';
 import type { DynamicModule } from '@nestjs/common';
-import { closeOnSignals, createLogger, startHttpService } from '@app/platform';
+import { closeOnSignals, configureTracing, createLogger, shutdownTracing, startHttpService } from '@app/platform';
 import { InMemoryTransport } from '../memory/in-memory.transport';
 import { RabbitMqTransport } from '../rabbitmq/rabbitmq.transport';
 import { InMemoryEventStream } from '../stream/in-memory.stream';
@@ -160,6 +160,7 @@ export function runStandalone<C extends { port: number; host: string; maxBodyByt
 ): void {
   const main = async () => {
     const config = loadConfig();
+    if (configureTracing()) createLogger({ service }).info('exporting traces over OTLP');
     const infrastructure = await standaloneInfrastructure(service);
     const app = await startHttpService({
       name: service,
@@ -169,7 +170,10 @@ export function runStandalone<C extends { port: number; host: string; maxBodyByt
       logger: createLogger({ service }),
       bodyLimit: `${config.maxBodyBytes}b`,
     });
-    closeOnSignals([app], () => infrastructure.close());
+    closeOnSignals([app], async () => {
+      await infrastructure.close();
+      await shutdownTracing();
+    });
   };
   main().catch((error) => {
     console.error(error instanceof Error ? error.message : error);

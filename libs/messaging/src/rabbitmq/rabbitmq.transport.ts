@@ -128,7 +128,12 @@ export class RabbitMqTransport implements Transport {
         appId: m.envelope.source,
         correlationId: m.envelope.correlationId,
         timestamp: Math.floor(Date.now() / 1000),
-        headers: { 'message-id': m.envelope.messageId, 'message-type': m.envelope.type },
+        // traceparent: for tools that read headers; the consumer takes it from the envelope.
+        headers: {
+          'message-id': m.envelope.messageId,
+          'message-type': m.envelope.type,
+          ...(m.envelope.traceparent ? { traceparent: m.envelope.traceparent } : {}),
+        },
       };
       for (let i = 0; i < copies; i++) confirms.push(this.connection.send(this.exchange, m.routingKey, content, props));
     }

@@ -88,7 +88,12 @@ export function streamRecordOf(envelope: Envelope, body?: string): { topic: stri
     record: {
       key: envelope.key,
       value: body ?? JSON.stringify(envelope),
-      headers: { 'message-id': envelope.messageId, 'message-type': envelope.type, source: envelope.source },
+      headers: {
+        'message-id': envelope.messageId,
+        'message-type': envelope.type,
+        source: envelope.source,
+        ...(envelope.traceparent ? { traceparent: envelope.traceparent } : {}),
+      },
     },
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger';
 import { NestLoggerAdapter } from '../logging/logger';
 import { httpMetricsMiddleware, metricsEndpoint } from '../metrics/http.metrics';
 import { serviceRegistry } from '../metrics/registry';
+import { httpTracingMiddleware } from '../tracing/http.tracing';
 import { correlationMiddleware } from './correlation.middleware';
 import { ProblemDetailsFilter } from './problem.filter';
 
@@ -33,6 +34,8 @@ export async function startHttpService(options: HttpServiceOptions): Promise<INe
   app.use(json({ limit: options.bodyLimit ?? '64kb', strict: false, type: ['application/json', 'application/*+json'] }));
   app.use(bodyErrorsAsProblems);
   app.use(jsonOnly);
+  // After the body parser: its callbacks run in the socket's async context, which would lose the span.
+  app.use(httpTracingMiddleware(options.name));
   app.use(correlationMiddleware);
   // Unauthenticated like /health: counts, durations and backlogs by fixed labels, no ids or secrets.
   (app.getHttpAdapter().getInstance() as Express).get('/metrics', metricsEndpoint(metrics, options.logger));

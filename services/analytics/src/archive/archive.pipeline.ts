@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { deadLetterMetrics, EVENT_STREAM, EVENT_TOPIC_PARTITIONS, eventTopics, LOGGER, type EventStream } from '@app/messaging';
-import { serviceRegistry, type Logger } from '@app/platform';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
+import type { Envelope } from '@app/contracts';
+import { contextFrom, serviceRegistry, serviceTracer, tracingEnabled, type Logger } from '@app/platform';
 import { ANALYTICS_CONFIG, type AnalyticsConfig } from '../config';
 import { AnalyticsProjectionHandler, SERVICE } from '../summary/analytics-projection.handlers';
 import { ARCHIVE_MANIFEST, type ArchiveManifest } from './archive-manifest';
@@ -8,6 +10,9 @@ import { ARCHIVE_STORE, type ArchiveStore } from './archive-store';
 import { archiveMetrics, lagOf } from './archive.metrics';
 import { DEAD_LETTER_TOPIC, RETRY_TOPIC } from './archive.topics';
 import { Archiver } from './archiver';
+
+/** A batch span links at most this many events' traces. */
+const MAX_LINKS = 128;
 
 /** Starts the archiver with the application and stops it (flushing) before shutdown. */
 @Injectable()
@@ -40,7 +45,7 @@ export class ArchivePipeline {
     this.archiver = new Archiver(
       this.stream,
       this.store && { store: this.store, manifest: this.manifest },
-      (events) => this.projection.projectAll(events),
+      (events) => this.projectTraced(events),
       this.logger.child({ component: 'archiver' }),
       {
         groupId: this.config.archiveGroupId,
@@ -65,6 +70,31 @@ export class ArchivePipeline {
       // Nothing consumes the dead-letter topic: every record in it is parked (until retention).
       deadLetterMetrics(registry).watch('stream', async () => (await stream.watermarks(DEAD_LETTER_TOPIC)).reduce((n, m) => n + (m.high - m.low), 0)),
     ];
+  }
+
+  /**
+   * One span per projected batch, linked to each event's own trace (OpenTelemetry's shape for a
+   * batch: its events belong to many orders' traces, so it is the child of none).
+   */
+  private async projectTraced(events: Envelope[]): Promise<void> {
+    if (!tracingEnabled()) return this.projection.projectAll(events);
+    const links: Link[] = events.slice(0, MAX_LINKS).flatMap((e) => {
+      const linked = e.traceparent ? trace.getSpanContext(contextFrom(e.traceparent, ROOT_CONTEXT)) : undefined;
+      return linked ? [{ context: linked }] : [];
+    });
+    const span = serviceTracer(SERVICE).startSpan('process events', {
+      kind: SpanKind.CONSUMER,
+      links,
+      attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'process', 'messaging.batch.message_count': events.length },
+    });
+    try {
+      await this.projection.projectAll(events);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { createEnvelope, CURRENCY, customerIdPattern, MAX_AMOUNT_MINOR, OrderPlaced, routingKeyFor, skuPattern, toMajor, type OrderLine } from '@app/contracts';
 import { OutboxDispatcher, SQL_DATABASE } from '@app/messaging';
 import type { SqlDatabase } from '@app/persistence';
-import { CLOCK, unprocessable, type Clock } from '@app/platform';
+import { activeTraceparent, CLOCK, unprocessable, type Clock } from '@app/platform';
 import { ORDER_CONFIG, type OrderConfig } from '../../config';
 import { PriceCache, type CachedPrice } from '../../products/price-cache';
 import { SERVICE } from '../../saga/order-saga.handlers';
@@ -55,6 +55,8 @@ interface Waiting {
   request: PlaceOrderRequest;
   idempotencyKey?: string;
   correlationId?: string;
+  /** The request's span, read when it arrives: the group's statement runs outside the request's context. */
+  traceparent?: string;
   requestHash: string | null;
   resolve(result: PlaceOrderResult): void;
   reject(error: unknown): void;
@@ -92,7 +94,7 @@ export class PlaceOrder {
 
   execute(request: PlaceOrderRequest, opts: { idempotencyKey?: string; correlationId?: string }): Promise<PlaceOrderResult> {
     return new Promise<PlaceOrderResult>((resolve, reject) => {
-      this.queue.push({ request, ...opts, requestHash: opts.idempotencyKey ? hashRequest(request) : null, resolve, reject });
+      this.queue.push({ request, ...opts, traceparent: activeTraceparent(), requestHash: opts.idempotencyKey ? hashRequest(request) : null, resolve, reject });
       this.next();
     });
   }
@@ -203,6 +205,8 @@ export class PlaceOrder {
       occurredAt: now,
       payload: { orderId: id, customerId: request.customerId, items: lines, total, currency: CURRENCY },
     });
+    // The saga's trace begins with the request that placed the order.
+    if (w.traceparent) placed.traceparent = w.traceparent;
     return {
       order: {
         id,

@@ -1,0 +1,154 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { Api, uniq } from './support/api';
+import { startSystem, type SystemUnderTest } from './support/system';
+import { until } from './support/wait';
+
+/** A span as an OTLP/HTTP JSON export carries it, with its service from the resource. */
+interface ReceivedSpan {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  attributes: Record<string, unknown>;
+  links: Array<{ traceId: string; spanId: string }>;
+}
+
+type OtlpValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean };
+const valueOf = (v: OtlpValue) => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.boolValue);
+const attrs = (list: Array<{ key: string; value: OtlpValue }> = []) => Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
+
+/**
+ * A collector stand-in: an HTTP server that takes OTLP/HTTP JSON at /v1/traces, as the
+ * OpenTelemetry Collector or Jaeger would, and keeps the spans.
+ */
+async function otlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; close(): Promise<void> }> {
+  const spans: ReceivedSpan[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let raw = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+      if (req.url === '/v1/traces' && String(req.headers['content-type']).startsWith('application/json')) {
+        const body = JSON.parse(raw.toString('utf8')) as {
+          resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: OtlpValue }> }; scopeSpans: Array<{ spans: any[] }> }>;
+        };
+        for (const rs of body.resourceSpans) {
+          const service = String(attrs(rs.resource.attributes)['service.name']);
+          for (const ss of rs.scopeSpans)
+            for (const s of ss.spans)
+              spans.push({
+                service,
+                traceId: s.traceId,
+                spanId: s.spanId,
+                parentSpanId: s.parentSpanId ?? '',
+                name: s.name,
+                kind: s.kind,
+                attributes: attrs(s.attributes),
+                links: (s.links ?? []).map((l: { traceId: string; spanId: string }) => ({ traceId: l.traceId, spanId: l.spanId })),
+              });
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, spans, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/**
+ * One trace per order: the POST's server span, then each service's handling of each message,
+ * each a child of the handling (or the request) that sent it, whatever process it ran in; the
+ * analytics batch that projected the order's events links to that trace.
+ */
+describe('traces (OpenTelemetry over OTLP)', () => {
+  let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
+  let sut: SystemUnderTest;
+  let api: Api;
+
+  beforeAll(async () => {
+    receiver = await otlpReceiver();
+    sut = await startSystem({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' });
+    api = new Api(sut);
+  });
+  afterAll(async () => {
+    await sut?.stop();
+    await receiver?.close();
+  });
+
+  it("makes a confirmed order's saga one trace, continuing the caller's traceparent, across HTTP, the bus and every service", async () => {
+    const sku = uniq('SKU');
+    const customer = uniq('cust');
+    await api.product(sku, 10, 20);
+    await api.account(customer, 500);
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736'.replace(/^.{8}/, Math.random().toString(16).slice(2, 10).padEnd(8, '0'));
+    const callerSpan = '00f067aa0ba902b7';
+    const placed = await api.placeOrder(customer, [{ sku, quantity: 1 }], { 'idempotency-key': uniq('k'), traceparent: `00-${callerTrace}-${callerSpan}-01` });
+    expect(placed.status).toBe(202);
+    const orderId = placed.body.orderId as string;
+    const order = await api.settled(orderId);
+    expect(order.status).toBe('CONFIRMED');
+
+    const processing = (service: string, type: string) =>
+      receiver.spans.find((s) => s.service === service && s.name === `process ${type}` && s.attributes['messaging.message.conversation_id'] === orderId);
+    const steps = await until(
+      () => ({
+        post: receiver.spans.find((s) => s.service === 'order' && s.name === 'POST /api/orders' && s.traceId === callerTrace),
+        payment: processing('payment', 'OrderPlaced'),
+        inventory: processing('inventory', 'PaymentAuthorized'),
+        reserved: processing('order', 'StockReserved'),
+        authorized: processing('order', 'PaymentAuthorized'),
+        analytics: receiver.spans.find((s) => s.service === 'analytics' && s.links.some((l) => l.traceId === callerTrace)),
+      }),
+      (x) => Object.values(x).every(Boolean),
+      20_000,
+      "the saga's spans",
+    );
+    const { post, payment, inventory, reserved, authorized, analytics } = steps as { [K in keyof typeof steps]: ReceivedSpan };
+    // The caller's trace, continued: the server span is its child.
+    expect(post.parentSpanId).toBe(callerSpan);
+    expect(post.attributes['http.route']).toBe('/api/orders');
+    expect(post.kind).toBe(2); // SERVER
+    for (const s of [payment, inventory, reserved, authorized]) {
+      expect([s.name, s.traceId]).toEqual([s.name, callerTrace]);
+      expect(s.kind).toBe(5); // CONSUMER
+      expect(s.attributes['saga.outcome']).toBe('handled');
+    }
+    // Each handling is the child of what sent its message.
+    expect(payment.parentSpanId).toBe(post.spanId);
+    expect(inventory.parentSpanId).toBe(payment.spanId);
+    expect(authorized.parentSpanId).toBe(payment.spanId);
+    expect(reserved.parentSpanId).toBe(inventory.spanId);
+    expect(analytics.name).toBe('process events');
+    // Never an order id in a span name, and every span of the trace from a service of ours.
+    const trace = receiver.spans.filter((s) => s.traceId === callerTrace);
+    for (const s of trace) expect(s.name).not.toContain(orderId);
+    expect(new Set(trace.map((s) => s.service))).toEqual(new Set(['order', 'payment', 'inventory']));
+  });
+
+  it('starts a new trace for a request that sends none, or an invalid one', async () => {
+    const sku = uniq('SKU');
+    const customer = uniq('cust');
+    await api.product(sku, 10, 20);
+    await api.account(customer, 500);
+    const placed = await api.placeOrder(customer, [{ sku, quantity: 1 }], { 'idempotency-key': uniq('k'), traceparent: 'not-a-traceparent' });
+    expect(placed.status).toBe(202);
+    const orderId = placed.body.orderId as string;
+    await api.settled(orderId);
+    const payment = await until(
+      () => receiver.spans.find((s) => s.service === 'payment' && s.attributes['messaging.message.conversation_id'] === orderId),
+      Boolean,
+      20_000,
+      "payment's span",
+    );
+    const post = await until(() => receiver.spans.find((s) => s.spanId === payment!.parentSpanId), Boolean, 20_000, 'the POST span');
+    expect(post?.name).toBe('POST /api/orders');
+    expect(post?.parentSpanId).toBe('');
+    expect(payment!.traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
