@@ -1,5 +1,5 @@
 import { contracts, envelopeSchema, routingKeyFor, type Envelope, type MessageContract } from '@app/contracts';
-import { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { contextFrom, serviceRegistry, serviceTracer, traceparentOf, tracingEnabled, type Logger } from '@app/platform';
 import { asMessage, type Subscription } from './handler';
 import { ConsumerMetrics, deadLetterMetrics, type MessageOutcome } from './metrics';
@@ -138,7 +138,9 @@ export class MessageConsumer {
           'messaging.rabbitmq.delivery_count': deliveryCount,
         },
       },
-      contextFrom(message.traceparent),
+      // From the root, not the active context: a delivery may run in whatever context published
+      // it (the in-memory bus delivers from the sender's), and only the envelope names the parent.
+      contextFrom(message.traceparent, ROOT_CONTEXT),
     );
     const traceparent = traceparentOf(span);
     if (!traceparent) return undefined;

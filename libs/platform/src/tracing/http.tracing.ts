@@ -1,4 +1,4 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import { methodLabel, routeLabel } from '../metrics/http.metrics';
 import { contextFrom, serviceTracer, tracingEnabled } from './tracing';
@@ -14,7 +14,8 @@ export function httpTracingMiddleware(service: string) {
   const tracer = serviceTracer(service);
   return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.headers.traceparent;
-    const parent = contextFrom(typeof header === 'string' && header.length <= 200 ? header : undefined);
+    // From the root: a kept-alive socket's callbacks may run in an earlier request's context.
+    const parent = contextFrom(typeof header === 'string' && header.length <= 200 ? header : undefined, ROOT_CONTEXT);
     const span = tracer.startSpan(
       `${methodLabel(req.method)}`,
       { kind: SpanKind.SERVER, attributes: { 'http.request.method': methodLabel(req.method) } },

@@ -53,11 +53,20 @@ export function serviceTracer(service: string): Tracer {
   return provider.getTracer(service);
 }
 
-/** Sends what every service's processor still holds, then stops them (at shutdown). */
+/** How long a shutdown waits for the last spans to be exported: a collector that is down must not hold up a stop. */
+const SHUTDOWN_FLUSH_MS = 2000;
+
+/** Sends what every service's processor still holds (for at most SHUTDOWN_FLUSH_MS), then stops them. */
 export async function shutdownTracing(): Promise<void> {
   const all = [...providers.values()];
   providers.clear();
-  await Promise.all(all.map((p) => p.shutdown().catch(() => undefined)));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS);
+    timer.unref();
+  });
+  await Promise.race([Promise.all(all.map((p) => p.shutdown().catch(() => undefined))), late]);
+  clearTimeout(timer);
 }
 
 /** The W3C `traceparent` of a span (for an envelope or a header); undefined while tracing is off. */
