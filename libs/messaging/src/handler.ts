@@ -1,5 +1,5 @@
 import type { Envelope, MessageContract, MessageOf } from '@app/contracts';
-import { withLogContext } from '@app/platform';
+import { tracingEnabled, withLogContext } from '@app/platform';
 import type { MessageResult, Tx } from './unit-of-work';
 
 export { failed, handled, type MessageResult } from './unit-of-work';
@@ -30,10 +30,22 @@ export interface BatchHandler<S extends readonly Subscription[] = readonly Subsc
   handle(tx: Tx, messages: Array<MessagesOf<S>>): Promise<MessageResult[]>;
 }
 
-/** Runs `fn` with the message's correlation, message and causation ids on every log line. */
+/**
+ * Runs `fn` with the message's correlation, message and causation ids on every log line, and
+ * its trace: the consumer has made the envelope's traceparent its own span's, so while tracing
+ * is on the line carries the span it is handled in (a traceparent a sender put there while this
+ * service traces nothing names no span of ours, and is left out).
+ */
 export function asMessage<T>(message: Envelope, fn: () => T): T {
+  const trace = tracingEnabled() ? /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(message.traceparent ?? '') : null;
   return withLogContext(
-    { correlationId: message.correlationId, causationId: message.causationId, messageId: message.messageId, messageType: message.type },
+    {
+      correlationId: message.correlationId,
+      causationId: message.causationId,
+      messageId: message.messageId,
+      messageType: message.type,
+      ...(trace ? { traceId: trace[1], spanId: trace[2] } : {}),
+    },
     fn,
   );
 }

@@ -6,6 +6,9 @@ export interface LogContext {
   causationId?: string | null;
   messageId?: string;
   messageType?: string;
+  /** The trace and span a message is handled in (its consumer span, from the envelope's traceparent). */
+  traceId?: string;
+  spanId?: string;
 }
 
 const storage = new AsyncLocalStorage<LogContext>();

@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import * as winston from 'winston';
 import { currentLogContext } from './log-context';
 
@@ -17,10 +18,24 @@ export interface LoggerOptions {
   format?: 'json' | 'pretty';
 }
 
-const addContext = winston.format((info) => {
-  const ctx = currentLogContext();
+/**
+ * The log context's ids on every line, and the trace it belongs to as `trace_id` / `span_id`
+ * (OpenTelemetry's log field names, so a log backend links a line to its trace): a message's
+ * consumer span when the line is logged while handling one, else the active span (an HTTP
+ * request's). Nothing while tracing is off: then neither exists.
+ */
+export const addContext = winston.format((info) => {
+  const { traceId, spanId, ...ctx } = currentLogContext();
   for (const [k, v] of Object.entries(ctx)) {
     if (v !== undefined && info[k] === undefined) info[k] = v;
+  }
+  if (info.trace_id === undefined) {
+    const active = trace.getActiveSpan()?.spanContext();
+    const ids = traceId && spanId ? { traceId, spanId } : active && isSpanContextValid(active) ? active : undefined;
+    if (ids) {
+      info.trace_id = ids.traceId;
+      info.span_id = ids.spanId;
+    }
   }
   return info;
 });
@@ -32,8 +47,12 @@ const pretty = winston.format.printf((info) => {
     .join(' ');
   delete rest.causationId;
   delete rest.messageType;
+  // A terminal shows the short trace id (enough to find it in a trace backend), not the span's.
+  const traceId = rest.trace_id ? ` trace=${String(rest.trace_id).slice(0, 8)}` : '';
+  delete rest.trace_id;
+  delete rest.span_id;
   const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-  return `${String(timestamp).slice(11, 23)} ${level} [${String(service)}]${ids ? ` ${ids}` : ''} ${String(message)}${extra}`;
+  return `${String(timestamp).slice(11, 23)} ${level} [${String(service)}]${ids ? ` ${ids}` : ''}${traceId} ${String(message)}${extra}`;
 });
 
 let root: winston.Logger | undefined;
