@@ -4,7 +4,8 @@
 #                           RabbitMQ's management UI), Kafka (KRaft, from Maven Central) and
 #                           Azurite (blob, on 127.0.0.1:10000, data in .run/azurite); and the
 #                           tools the tests use: the Node versions they run on (.run/node/),
-#                           docker-compose (to validate the compose file) and kubectl (kustomize)
+#                           docker-compose (to validate the compose file), kubectl (kustomize)
+#                           and Prometheus (promtool, and a Prometheus the dashboard tests run)
 #   scripts/infra.sh down   stops what the project itself runs: Kafka and Azurite
 #   scripts/infra.sh status
 # npm run infra:up / infra:down call this. Each step fails loudly; nothing is skipped.
@@ -60,7 +61,7 @@ java_and_maven() {
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 apt_install() {
   command -v apt-get >/dev/null || fail "$1 is missing and there is no apt-get to install it"
-  { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } || fail "could not install $* with apt-get"
+  { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq "$@" >/dev/null; } || fail "could not install $* with apt-get"
 }
 
 # The tests run every suite on each Node version of scripts/test-nodes.json, taken from the npm
@@ -79,12 +80,15 @@ node_versions_up() {
 }
 
 # test/deploy validates the compose file with docker-compose (Debian's, which needs no Docker
-# engine for `config`) and renders k8s/ with kubectl's kustomize (v4+).
+# engine for `config`) and renders k8s/ with kubectl's kustomize (v4+). Prometheus (Debian's
+# package: its daemon is not started, the tests run their own) checks observability/'s scrape
+# config with promtool and evaluates every dashboard query against the running services.
 deploy_tools_up() {
   command -v docker-compose >/dev/null || apt_install docker-compose
   command -v kubectl >/dev/null || apt_install kubectl
   kubectl kustomize --help >/dev/null 2>&1 || fail "kubectl has no kustomize (kubectl 1.21+ is needed)"
-  echo "tools: docker-compose $(docker-compose version --short 2>/dev/null), kubectl with kustomize"
+  { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || apt_install --no-install-recommends prometheus
+  echo "tools: docker-compose $(docker-compose version --short 2>/dev/null), kubectl with kustomize, prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p')"
 }
 
 azurite_up() {

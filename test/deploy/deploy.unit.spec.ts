@@ -423,9 +423,9 @@ describe('docker-compose.yml', () => {
   it('refuses to render without the secrets (no defaults for passwords or the admin token)', () => {
     const result = compose([...files, '--env-file', 'infra/docker/compose.postgres.yml', 'config', '-q']); // an env file that sets nothing
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/ADMIN_TOKEN|MSSQL_SA_PASSWORD|POSTGRES_PASSWORD/);
+    expect(result.stderr).toMatch(/ADMIN_TOKEN|MSSQL_SA_PASSWORD|POSTGRES_PASSWORD|GRAFANA_ADMIN_PASSWORD/);
     const raw = read('docker-compose.yml') + read('infra', 'docker', 'compose.postgres.yml');
-    for (const secret of ['ADMIN_TOKEN', 'MSSQL_SA_PASSWORD', 'POSTGRES_PASSWORD']) {
+    for (const secret of ['ADMIN_TOKEN', 'MSSQL_SA_PASSWORD', 'POSTGRES_PASSWORD', 'GRAFANA_ADMIN_PASSWORD']) {
       const uses = [...raw.matchAll(new RegExp(`(?<!\\$)\\$\\{${secret}([^}]*)\\}`, 'g'))].map((m) => m[1]!);
       expect(uses.length).toBeGreaterThan(0);
       for (const use of uses) expect({ secret, use: use.slice(0, 2) }).toEqual({ secret, use: ':?' });
