@@ -5,6 +5,8 @@ import { Api, uniq } from './support/api';
 import { startSystem, type SystemUnderTest } from './support/system';
 import { until } from './support/wait';
 
+const distributed = process.env.E2E_MODE === 'distributed';
+
 /** A span as an OTLP/HTTP JSON export carries it, with its service from the resource. */
 interface ReceivedSpan {
   service: string;
@@ -128,7 +130,89 @@ describe('traces (OpenTelemetry over OTLP)', () => {
     // Never an order id in a span name, and every span of the trace from a service of ours.
     const trace = receiver.spans.filter((s) => s.traceId === callerTrace);
     for (const s of trace) expect(s.name).not.toContain(orderId);
-    expect(new Set(trace.map((s) => s.service))).toEqual(new Set(['order', 'payment', 'inventory']));
+    // Analytics' spans join the trace when a database transaction of its serves this order alone.
+    const services = new Set(trace.map((s) => s.service));
+    for (const service of ['order', 'payment', 'inventory']) expect(services).toContain(service);
+    expect([...services].filter((x) => !['order', 'payment', 'inventory', 'analytics'].includes(x))).toEqual([]);
+
+    // The outbox's sends: OrderPlaced to the bus and to Order's event topic, each a producer
+    // span under the request that wrote it, named by destination.
+    const sends = await until(
+      () => receiver.spans.filter((s) => s.kind === 4 && s.parentSpanId === post.spanId),
+      (x) => x.length >= 2,
+      20_000,
+      "OrderPlaced's sends",
+    );
+    const bus = sends.find((s) => /saga\.events$/.test(String(s.attributes['messaging.destination.name'])))!;
+    const topic = sends.find((s) => /order-events$/.test(String(s.attributes['messaging.destination.name'])))!;
+    expect(bus.name).toBe(`send ${String(bus.attributes['messaging.destination.name'])}`);
+    expect(bus.attributes).toMatchObject({
+      'messaging.system': distributed ? 'rabbitmq' : 'memory',
+      'messaging.operation.type': 'send',
+      'messaging.message.conversation_id': orderId,
+      'saga.outbox.swept': false,
+    });
+    expect(bus.attributes['messaging.rabbitmq.destination.routing_key']).toBe(distributed ? 'order.order-placed' : undefined);
+    expect(topic.attributes).toMatchObject({ 'messaging.system': distributed ? 'kafka' : 'memory', 'messaging.operation.type': 'send' });
+    expect(topic.traceId).toBe(callerTrace);
+
+    // The database: the group insert under the request, Payment's transaction under its
+    // handling of OrderPlaced, each statement a span of its own with its parameterized text.
+    const db = await until(
+      () => ({
+        placed: receiver.spans.find((s) => s.service === 'order' && s.name === 'place orders' && s.parentSpanId === post.spanId),
+        handled: receiver.spans.find((s) => s.service === 'payment' && s.name === 'transaction' && s.parentSpanId === payment.spanId),
+      }),
+      (x) => !!x.placed && !!x.handled,
+      20_000,
+      'the database spans',
+    );
+    const statements = (parent: ReceivedSpan) =>
+      until(
+        () => receiver.spans.filter((s) => s.parentSpanId === parent.spanId),
+        (x) => x.length === Number(parent.attributes['saga.db.statements']),
+        20_000,
+        `the statements of ${parent.name}`,
+      );
+    for (const parent of [db.placed!, db.handled!]) {
+      expect(parent.kind).toBe(3); // CLIENT
+      expect(parent.attributes['db.system.name']).toBe('postgresql');
+      expect(Number(parent.attributes['saga.db.statements'])).toBeGreaterThan(0);
+    }
+    const inPayment = await statements(db.handled!);
+    const names = inPayment.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['INSERT inbox_messages', 'INSERT outbox_messages']));
+    const outboxInsert = inPayment.find((s) => s.name === 'INSERT outbox_messages')!;
+    expect(outboxInsert.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.operation.name': 'INSERT', 'db.collection.name': 'outbox_messages' });
+    expect(String(outboxInsert.attributes['db.query.text'])).toMatch(/^INSERT INTO outbox_messages/);
+    expect(String(outboxInsert.attributes['db.query.text'])).not.toContain(orderId);
+    expect((await statements(db.placed!)).map((s) => s.name)).toContain('INSERT orders');
+  });
+
+  it("keeps a compensated order's refund in its trace, under the stock failure that caused it", async () => {
+    const sku = uniq('SKU');
+    const customer = uniq('cust');
+    await api.product(sku, 10, 1);
+    await api.account(customer, 500);
+    const placed = await api.placeOrder(customer, [{ sku, quantity: 2 }], { 'idempotency-key': uniq('k') });
+    const orderId = placed.body.orderId as string;
+    expect((await api.settled(orderId)).cancellationReason).toBe('OUT_OF_STOCK');
+    const processing = (service: string, type: string) =>
+      receiver.spans.find((s) => s.service === service && s.name === `process ${type}` && s.attributes['messaging.message.conversation_id'] === orderId);
+    const steps = await until(
+      () => ({
+        failed: processing('order', 'StockReservationFailed'),
+        refund: processing('payment', 'RefundPayment'),
+        refunded: processing('order', 'PaymentRefunded'),
+      }),
+      (x) => Object.values(x).every(Boolean),
+      20_000,
+      "the compensation's spans",
+    );
+    const { failed, refund, refunded } = steps as { [K in keyof typeof steps]: ReceivedSpan };
+    expect(new Set([failed.traceId, refund.traceId, refunded.traceId]).size).toBe(1);
+    expect(refund.parentSpanId).toBe(failed.spanId);
+    expect(refunded.parentSpanId).toBe(refund.spanId);
   });
 
   it('starts a new trace for a request that sends none, or an invalid one', async () => {
@@ -141,7 +225,10 @@ describe('traces (OpenTelemetry over OTLP)', () => {
     const orderId = placed.body.orderId as string;
     await api.settled(orderId);
     const payment = await until(
-      () => receiver.spans.find((s) => s.service === 'payment' && s.attributes['messaging.message.conversation_id'] === orderId),
+      () =>
+        receiver.spans.find(
+          (s) => s.service === 'payment' && s.name === 'process OrderPlaced' && s.attributes['messaging.message.conversation_id'] === orderId,
+        ),
       Boolean,
       20_000,
       "payment's span",

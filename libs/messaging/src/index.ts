@@ -9,6 +9,7 @@ export * from './outbox/outbox-dispatcher';
 export * from './outbox/outbox.metrics';
 export * from './metrics';
 export * from './handler';
+export { describeStatement, inDatabaseSpan } from './tracing';
 export * from './batcher';
 export * from './decider';
 export * from './messaging-tables.migration';

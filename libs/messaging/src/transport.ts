@@ -14,6 +14,12 @@ export interface OutgoingMessage {
 export interface Publisher {
   /** Resolves only once the broker has accepted (confirmed) every message in the batch. */
   publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  /**
+   * Where a message goes, as OpenTelemetry's messaging conventions name it: the system
+   * (`rabbitmq`, `kafka`; `memory` for the embedded mode's) and the destination (the exchange,
+   * the topic). For the outbox's `send` spans; a publisher without it sends untraced.
+   */
+  destinationOf?(message: OutgoingMessage): { system: string; name: string };
 }
 
 export interface FailureInfo {

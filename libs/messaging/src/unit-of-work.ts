@@ -1,6 +1,7 @@
 import type { Envelope } from '@app/contracts';
 import type { SqlDatabase, SqlSession } from '@app/persistence';
-import { activeTraceparent } from '@app/platform';
+import { activeTraceparent, tracingEnabled } from '@app/platform';
+import { inDatabaseSpan } from './tracing';
 import { appendToOutbox, forgetInInbox, recordInInbox, type OutboxRow } from './outbox/outbox.sql';
 
 /** What a handler or a command gets inside its transaction. */
@@ -48,25 +49,35 @@ export class UnitOfWork {
   constructor(
     private readonly db: SqlDatabase,
     private readonly dispatcher: Dispatch,
+    /** The service whose tracer traces the transactions; without it, none is traced. */
+    private readonly service?: string,
   ) {}
 
   get dialect() {
     return this.db.dialect;
   }
 
-  async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  /**
+   * `work` in one transaction, its messages written to the outbox and dispatched after the
+   * commit. Traced (a `transaction` span with one per statement) as part of `causes`: the
+   * traces it serves, by default the active span's (an HTTP request's).
+   */
+  async run<T>(work: (tx: Tx) => Promise<T>, causes: ReadonlyArray<string | undefined> = tracingEnabled() ? [activeTraceparent()] : []): Promise<T> {
     let rows: OutboxRow[] = [];
     let committed: Array<() => void> | undefined;
-    const value = await this.db.transaction(async (sql) => {
-      const outgoing: Envelope[] = [];
-      const result = await work({
-        sql,
-        send: (...messages) => void outgoing.push(...messages.map(inTrace)),
-        afterCommit: (fn) => void (committed ??= []).push(fn),
-      });
-      rows = await appendToOutbox(sql, outgoing);
-      return result;
-    });
+    const traced = tracingEnabled();
+    const value = await inDatabaseSpan(this.service, 'transaction', this.db, causes, (db) =>
+      db.transaction(async (sql) => {
+        const outgoing: Envelope[] = [];
+        const result = await work({
+          sql,
+          send: (...messages) => void outgoing.push(...(traced ? messages.map(inTrace) : messages)),
+          afterCommit: (fn) => void (committed ??= []).push(fn),
+        });
+        rows = await appendToOutbox(sql, outgoing);
+        return result;
+      }),
+    );
     // Committed: published now, from memory, rather than at the next sweep.
     this.dispatcher.dispatch(rows);
     if (committed) runAfterCommit(committed);
@@ -92,6 +103,8 @@ export class UnitOfWork {
   }
 
   private attempt<M extends Envelope>(consumer: string, messages: M[], work: (tx: Tx, fresh: M[]) => Promise<MessageResult[]>) {
+    // The messages' traces (each one's consumer span), not whatever context the batch runs in.
+    const causes = tracingEnabled() ? messages.map((m) => m.traceparent) : [];
     return this.run(async (tx) => {
       const isFresh = await recordInInbox(
         tx.sql,
@@ -113,7 +126,7 @@ export class UnitOfWork {
         const r = results[next++];
         return r.ok ? 'handled' : new MessageFailed(r.error);
       });
-    });
+    }, causes);
   }
 }
 

@@ -2,6 +2,7 @@ import { Partitioners, type Admin, type Producer, type TopicMessages } from 'kaf
 import { backoffMs, sleep, type Logger } from '@app/platform';
 import type { OutgoingMessage } from '../transport';
 import {
+  eventTopic,
   streamRecordOf,
   type ConsumeOptions,
   type EventStream,
@@ -166,6 +167,10 @@ export class KafkaEventStream implements EventStream {
       }
       await sleep(200);
     }
+  }
+
+  destinationOf(message: OutgoingMessage): { system: string; name: string } {
+    return { system: 'kafka', name: eventTopic(message.envelope.source) };
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {

@@ -48,6 +48,8 @@ interface QueueState {
  * dead-letter queue per consumer. Not durable: a process crash loses what is in flight here,
  * which the outbox (sends) and the saga deadline (stuck orders) make up for.
  */
+const IN_MEMORY_BUS = { system: 'memory', name: 'saga.events' };
+
 export class InMemoryTransport implements Transport {
   private readonly queues = new Map<string, QueueState>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -79,6 +81,10 @@ export class InMemoryTransport implements Transport {
     } else {
       this.queues.set(name, { name, bindings: [...bindings], ready: [], deadLetters: [] });
     }
+  }
+
+  destinationOf(): { system: string; name: string } {
+    return IN_MEMORY_BUS;
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {

@@ -109,7 +109,7 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
     },
     {
       provide: UnitOfWork,
-      useFactory: (db: SqlDatabase, dispatcher: OutboxDispatcher) => new UnitOfWork(db, dispatcher),
+      useFactory: (db: SqlDatabase, dispatcher: OutboxDispatcher) => new UnitOfWork(db, dispatcher, service),
       inject: [SQL_DATABASE, OutboxDispatcher],
     },
     {

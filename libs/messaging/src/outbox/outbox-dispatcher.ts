@@ -13,6 +13,7 @@ import {
   type OutboxChannel,
   type OutboxRow,
 } from './outbox.sql';
+import { endSpans, startSendSpans } from '../tracing';
 import { outboxMetrics, type OutboxMetrics } from './outbox.metrics';
 
 export interface DispatchChannel {
@@ -131,15 +132,19 @@ class ChannelSender {
       const batch = this.queue.splice(0, this.options.batchMax);
       this.inFlight++;
       const started = performance.now();
+      const messages = batch.map(outgoing);
+      const spans = startSendSpans(this.options.service, this.channel.publisher, messages, false);
       this.channel.publisher
-        .publish(batch.map(outgoing))
+        .publish(messages)
         .then(
           () => {
+            endSpans(spans);
             this.stats.sent[this.channel.name] += batch.length;
             this.metrics.sent[this.channel.name].inc(batch.length);
             this.onSent(this.channel.name, batch);
           },
           (error: unknown) => {
+            endSpans(spans, error);
             this.stats.failedPublishes[this.channel.name]++;
             this.metrics.failedPublishes[this.channel.name].inc();
             this.onDropped(this.channel.name, batch);
@@ -380,11 +385,13 @@ export class OutboxDispatcher {
       );
       if (rows.length > 0) {
         const started = performance.now();
+        const messages = rows.map(outgoing);
+        const spans = startSendSpans(this.options.service, sender.channel.publisher, messages, true);
         try {
-          await sender.channel.publisher.publish(rows.map(outgoing));
-          this.metrics.published(name, rows.length, started);
+          await sender.channel.publisher.publish(messages);
+          endSpans(spans);
         } catch (error) {
-          this.metrics.published(name, rows.length, started);
+          endSpans(spans, error);
           this.stats.failedPublishes[name]++;
           this.metrics.failedPublishes[name].inc();
           sender.recover(error);
@@ -395,6 +402,8 @@ export class OutboxDispatcher {
             rows.map((r) => r.id),
           );
           return;
+        } finally {
+          this.metrics.published(name, rows.length, started);
         }
         this.stats.swept[name] += rows.length;
         this.metrics.swept[name].inc(rows.length);

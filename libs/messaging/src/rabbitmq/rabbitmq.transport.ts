@@ -69,6 +69,11 @@ export class RabbitMqTransport implements Transport {
   private readonly subs = new Set<Subscriber>();
   private readonly deliveryLimit: number;
   private closing = false;
+  private readonly destination: { system: string; name: string };
+
+  destinationOf(): { system: string; name: string } {
+    return this.destination;
+  }
 
   constructor(private readonly options: RabbitMqTransportOptions) {
     const namespace = options.namespace ?? '';
@@ -81,6 +86,7 @@ export class RabbitMqTransport implements Transport {
       logger: options.logger,
     });
     this.exchange = this.topology.exchange;
+    this.destination = { system: 'rabbitmq', name: this.exchange };
     this.connection = new RabbitMqConnection(
       {
         url: options.url,

@@ -1,6 +1,7 @@
 import { backoffMs, type Logger } from '@app/platform';
 import type { OutgoingMessage } from '../transport';
 import {
+  eventTopic,
   streamRecordOf,
   type ConsumeOptions,
   type EventStream,
@@ -91,6 +92,10 @@ export class InMemoryEventStream implements EventStream {
       if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`topic ${topic}: partitions must be a positive integer`);
       this.topics.set(topic, { next: 0, partitions: Array.from({ length: partitions }, () => ({ records: [], waiters: new Set() })) });
     }
+  }
+
+  destinationOf(message: OutgoingMessage): { system: string; name: string } {
+    return { system: 'memory', name: eventTopic(message.envelope.source) };
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {

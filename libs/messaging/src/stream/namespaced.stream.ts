@@ -1,5 +1,13 @@
 import type { OutgoingMessage } from '../transport';
-import { streamRecordOf, type ConsumeOptions, type EventStream, type PartitionWatermarks, type ProducedRecord, type StreamConsumerHandle } from './stream';
+import {
+  eventTopic,
+  streamRecordOf,
+  type ConsumeOptions,
+  type EventStream,
+  type PartitionWatermarks,
+  type ProducedRecord,
+  type StreamConsumerHandle,
+} from './stream';
 
 /**
  * Prefixes every topic and consumer group with a namespace, so several systems (test runs)
@@ -18,6 +26,11 @@ export class NamespacedEventStream implements EventStream {
 
   ensureTopics(topics: Array<{ topic: string; partitions: number }>): Promise<void> {
     return this.inner.ensureTopics(topics.map((t) => ({ ...t, topic: this.t(t.topic) })));
+  }
+
+  destinationOf(message: OutgoingMessage): { system: string; name: string } {
+    const inner = this.inner.destinationOf?.(message);
+    return { system: inner?.system ?? 'kafka', name: this.t(eventTopic(message.envelope.source)) };
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { createEnvelope, CURRENCY, customerIdPattern, MAX_AMOUNT_MINOR, OrderPlaced, routingKeyFor, skuPattern, toMajor, type OrderLine } from '@app/contracts';
-import { OutboxDispatcher, SQL_DATABASE } from '@app/messaging';
+import { inDatabaseSpan, OutboxDispatcher, SQL_DATABASE } from '@app/messaging';
 import type { SqlDatabase } from '@app/persistence';
 import { activeTraceparent, CLOCK, unprocessable, type Clock } from '@app/platform';
 import { ORDER_CONFIG, type OrderConfig } from '../../config';
@@ -141,8 +141,14 @@ export class PlaceOrder {
       // On PostgreSQL the insert is one statement, atomic by itself: BEGIN and COMMIT around it
       // would be two more round trips per batch (a third of an idle POST's latency). SQL Server's
       // spelling is a batch of several statements, so there it runs in a transaction.
-      const rows =
-        this.db.dialect === 'postgres' ? await insertOrders(this.db, used, newOrders) : await this.db.transaction((s) => insertOrders(s, used, newOrders));
+      // Traced: a span for the group's statement, linked to each request's trace.
+      const rows = await inDatabaseSpan(
+        SERVICE,
+        'place orders',
+        this.db,
+        orders.map((o) => o.w.traceparent),
+        (db) => (db.dialect === 'postgres' ? insertOrders(db, used, newOrders) : db.transaction((s) => insertOrders(s, used, newOrders))),
+      );
       if (rows.stale > 0) {
         // Another instance changed a price since it was cached: price the batch again.
         this.prices.forget(used.map((u) => u.sku));
