@@ -17,6 +17,14 @@
  *   --baseline <git ref>                build that ref in a worktree (.run/baseline/<sha>) and
  *                                       run it and the working tree back to back, same
  *                                       settings; print both and the ratios
+ *   --variant 'label:K=V,K=V'           distributed, repeatable: after the working tree as it is,
+ *                                       run it again per variant with more environment for the
+ *                                       services, and print each variant's ratios to the plain
+ *                                       run (what a setting costs, in one run on one machine).
+ *                                       OTEL_EXPORTER_OTLP_ENDPOINT=sink sends the traces to an
+ *                                       OTLP sink the bench runs (its own process; it counts
+ *                                       spans); scrape=<s> scrapes every service's /metrics
+ *                                       every <s> seconds meanwhile, as a Prometheus would
  *
  * Besides times, every phase reports what the system did per completed saga, counted by the
  * servers: SQL statements (pg_stat_statements) and commits (pg_stat_database) of the service
@@ -54,6 +62,7 @@ const { values: args } = parseArgs({
     label: { type: 'string' },
     profile: { type: 'boolean', default: false },
     baseline: { type: 'string' },
+    variant: { type: 'string', multiple: true },
   },
 });
 
@@ -82,6 +91,28 @@ const skuCount = number('skus', args.skus, 1);
 const warmupS = number('warmup', args.warmup);
 const drainTimeoutS = number('drain-timeout', args['drain-timeout'], 1);
 const kafka = deployment === 'distributed' && !args['no-kafka'];
+
+/** A --variant: the services' extra environment, and whether the bench scrapes their metrics meanwhile. */
+interface Variant {
+  label: string;
+  env: NodeJS.ProcessEnv;
+  scrapeS?: number;
+}
+const variants: Variant[] = (args.variant ?? []).map((spec) => {
+  const m = /^([^:]+):(.*)$/.exec(spec);
+  if (!m) fail(`--variant must be 'label:K=V,K=V', not ${spec}`);
+  const variant: Variant = { label: m[1]!, env: {} };
+  for (const pair of m[2]!.split(',').filter(Boolean)) {
+    const [key, ...rest] = pair.split('=');
+    const value = rest.join('=');
+    if (key === 'scrape') variant.scrapeS = number('variant scrape', value, 0.1);
+    else if (/^[A-Z][A-Z0-9_]*$/.test(key!)) variant.env[key!] = value;
+    else fail(`--variant ${m[1]}: ${key} is neither an environment variable nor scrape`);
+  }
+  return variant;
+});
+if (variants.length && deployment !== 'distributed') fail('--variant is for the distributed mode');
+if (variants.length && args.baseline) fail('--variant and --baseline: one at a time');
 const run = randomBytes(3).toString('hex');
 
 const BALANCE = 10_000_000; // major units per paying customer
@@ -316,7 +347,7 @@ function print(label: string, results: Phase[]): void {
 }
 
 /** Working tree against baseline, phase by phase: > 1 means the working tree has more of it. */
-function printRatios(baseline: Phase[], current: Phase[]): Array<Record<string, number | null | string>> {
+function printRatios(baseline: Phase[], current: Phase[], label = 'working tree / baseline'): Array<Record<string, number | null | string>> {
   const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? round(b / a, 2) : null);
   const out = baseline.map((b, i) => {
     const c = current[i];
@@ -332,7 +363,7 @@ function printRatios(baseline: Phase[], current: Phase[]): Array<Record<string, 
       commitsPerSaga: ratio(b.perSaga.commits, c?.perSaga.commits),
     };
   });
-  const rows = [['working tree / baseline', 'sagas/s', '202/s', 'cpu ms/saga', 'e2e p50', 'e2e p99', 'POST p99', 'statements/saga', 'commits/saga']];
+  const rows = [[label, 'sagas/s', '202/s', 'cpu ms/saga', 'e2e p50', 'e2e p99', 'POST p99', 'statements/saga', 'commits/saga']];
   const f = (v: number | null) => (v === null ? '-' : `${v}x`);
   for (const r of out)
     rows.push([
@@ -346,7 +377,7 @@ function printRatios(baseline: Phase[], current: Phase[]): Array<Record<string, 
       f(r.statementsPerSaga),
       f(r.commitsPerSaga),
     ]);
-  process.stdout.write(`\n== ratios\n\n${table(rows)}\n`);
+  process.stdout.write(`\n== ratios (${label})\n\n${table(rows)}\n`);
   return out;
 }
 
@@ -377,15 +408,30 @@ function prepareBaseline(ref: string): { root: string; sha: string } {
 }
 
 /** One system from start to stop: warm-up, then each phase. */
-async function runTarget(root: string | undefined, profileDir: string | undefined): Promise<{ phases: Phase[]; pgVersion: string }> {
-  const system = await startBenchSystem({ deployment, kafka, profileDir, root });
+async function runTarget(
+  root: string | undefined,
+  profileDir: string | undefined,
+  variant?: Variant & { sink?: TraceSink },
+): Promise<{ phases: Phase[]; pgVersion: string; spansPerSaga?: number | null }> {
+  const env = Object.fromEntries(
+    Object.entries(variant?.env ?? {}).map(([k, v]) => [k, k === 'OTEL_EXPORTER_OTLP_ENDPOINT' && v === 'sink' ? variant!.sink!.url : v]),
+  );
+  // Spans are exported within half a second, so the sink's count at the end is the run's.
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) env.OTEL_BSP_SCHEDULE_DELAY ??= '500';
+  const system = await startBenchSystem({ deployment, kafka, profileDir, root, env });
   const phases: Phase[] = [];
+  const scraper = variant?.scrapeS ? scrape(system, variant.scrapeS) : undefined;
+  let spansAtStart = 0;
   try {
     const pgVersion = (await system.db.order.query('SELECT version() AS v')).rows[0].v as string;
     if (warmupS > 0) {
       // Warm-up (JIT, pools, queues): not reported.
       const { bodies } = await seed(system, 'warmup');
       await load(`${system.urls.order}/api/orders`, bodies, { rate: 50, connections: 4, durationS: warmupS });
+    }
+    if (variant?.sink) {
+      await sleep(1500);
+      spansAtStart = await variant.sink.count();
     }
     const jobs = rates.length ? rates.map((rate) => ({ rate, connections: connectionsFor(rate) })) : [{ connections: connections! }];
     for (const [i, job] of jobs.entries()) phases.push(await phase(system, jobs.length > 1 ? `p${i + 1}` : 'load', job));
@@ -399,10 +445,63 @@ async function runTarget(root: string | undefined, profileDir: string | undefine
       ];
       process.stdout.write(`\n${table(rows.map((r) => r.map(String)))}\n`);
     }
+    if (variant?.sink) {
+      await sleep(1500);
+      const sagas = phases.reduce((n, p) => n + p.saga.terminal, 0);
+      return { phases, pgVersion, spansPerSaga: sagas ? round(((await variant.sink.count()) - spansAtStart) / sagas) : null };
+    }
     return { phases, pgVersion };
   } finally {
+    scraper?.stop();
     await system.stop();
   }
+}
+
+/** Scrapes every service's /metrics every `intervalS` seconds, as a Prometheus would, until stopped. */
+function scrape(system: BenchSystem, intervalS: number): { stop(): void } {
+  const timer = setInterval(() => {
+    for (const url of Object.values(system.urls))
+      void fetch(`${url}/metrics`).then(
+        (r) => r.arrayBuffer(),
+        () => undefined,
+      );
+  }, intervalS * 1000);
+  return { stop: () => clearInterval(timer) };
+}
+
+interface TraceSink {
+  url: string;
+  count(): Promise<number>;
+  stop(): void;
+}
+
+/**
+ * An OTLP/HTTP receiver in a process of its own (its CPU is not the system's): it takes every
+ * export, counts the spans and drops them.
+ */
+async function startTraceSink(): Promise<TraceSink> {
+  const code = `
+    let spans = 0;
+    require('node:http').createServer((req, res) => {
+      if (req.method === 'GET') return res.end(String(spans));
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          for (const r of JSON.parse(Buffer.concat(chunks).toString()).resourceSpans ?? [])
+            for (const s of r.scopeSpans ?? []) spans += (s.spans ?? []).length;
+        } catch {}
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
+    process.stdin.on('end', () => process.exit(0)).resume();`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolvePort(Number(String(d).trim())));
+    child.once('exit', (code) => reject(new Error(`the trace sink exited (${code})`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return { url, count: async () => Number(await (await fetch(url)).text()), stop: () => child.stdin!.end() };
 }
 
 async function main() {
@@ -412,9 +511,24 @@ async function main() {
   const baseline = args.baseline ? prepareBaseline(args.baseline) : undefined;
   const before = baseline ? await runTarget(baseline.root, profileDir && join(profileDir, 'baseline')) : undefined;
   const current = await runTarget(undefined, profileDir);
+  const sink = variants.some((v) => v.env.OTEL_EXPORTER_OTLP_ENDPOINT === 'sink') ? await startTraceSink() : undefined;
+  const varied: Array<Variant & { phases: Phase[]; spansPerSaga?: number | null }> = [];
+  try {
+    for (const v of variants) {
+      const traced = v.env.OTEL_EXPORTER_OTLP_ENDPOINT === 'sink' ? { sink } : {};
+      varied.push({ ...v, ...(await runTarget(undefined, profileDir && join(profileDir, v.label), { ...v, ...traced })) });
+    }
+  } finally {
+    sink?.stop();
+  }
   if (before) print(`baseline ${args.baseline} (${baseline!.sha.slice(0, 7)})`, before.phases);
-  print(baseline ? 'working tree' : deployment, current.phases);
+  print(baseline ? 'working tree' : variants.length ? `${deployment} (plain)` : deployment, current.phases);
+  for (const v of varied) {
+    print(`variant ${v.label}`, v.phases);
+    if (v.spansPerSaga !== undefined) process.stdout.write(`\nvariant ${v.label}: ${v.spansPerSaga ?? '-'} spans per saga exported\n`);
+  }
   const ratios = before ? printRatios(before.phases, current.phases) : undefined;
+  const variantRatios = varied.map((v) => ({ label: v.label, ratios: printRatios(current.phases, v.phases, `${v.label} / plain`) }));
   const results = current.phases;
   const report = {
     startedAt: startedAt.toISOString(),
@@ -432,7 +546,19 @@ async function main() {
     },
     phases: results,
     ...(before ? { baseline: { ref: args.baseline, sha: baseline!.sha, phases: before.phases }, ratios } : {}),
-    ok: results.every((r) => r.ok) && (before?.phases.every((r) => r.ok) ?? true),
+    ...(varied.length
+      ? {
+          variants: varied.map((v, i) => ({
+            label: v.label,
+            env: v.env,
+            scrapeS: v.scrapeS ?? null,
+            spansPerSaga: v.spansPerSaga ?? null,
+            phases: v.phases,
+            ratios: variantRatios[i]!.ratios,
+          })),
+        }
+      : {}),
+    ok: results.every((r) => r.ok) && (before?.phases.every((r) => r.ok) ?? true) && varied.every((v) => v.phases.every((r) => r.ok)),
   };
   const out = args.out ?? join('bench', 'results', `${startedAt.toISOString().replace(/[:.]/g, '-')}-${deployment}${kafka ? '' : '-nokafka'}.json`);
   mkdirSync(join(out, '..'), { recursive: true });

@@ -62,6 +62,8 @@ export interface SystemOptions {
   profileDir?: string;
   /** The checkout whose build runs (default: this one; the baseline is a worktree). */
   root?: string;
+  /** Distributed: more environment for the services (a --variant's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const here = join(__dirname, '..');
@@ -126,7 +128,7 @@ async function startEmbeddedSystem(root: string): Promise<BenchSystem> {
 
 /** The four built services as processes on PostgreSQL and RabbitMQ (and Kafka + Azurite), fresh databases and namespace. */
 async function startDistributed(options: SystemOptions): Promise<BenchSystem> {
-  const env: NodeJS.ProcessEnv = { ...benchEnv, LOG_LEVEL: 'info', STREAM: options.kafka ? 'kafka' : 'memory' };
+  const env: NodeJS.ProcessEnv = { ...benchEnv, LOG_LEVEL: 'info', STREAM: options.kafka ? 'kafka' : 'memory', ...options.env };
   // The Azurite that `npm run infra:up` started, so that its CPU shows as its own process.
   if (options.kafka)
     env.AZURE_STORAGE_CONNECTION_STRING =
