@@ -75,7 +75,16 @@ describe('traces (OpenTelemetry over OTLP)', () => {
 
   beforeAll(async () => {
     receiver = await otlpReceiver();
-    sut = await startSystem({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' });
+    sut = await startSystem({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      // A deadline the last test's order reaches: Payment's retries (2 s, 4 s, 8 s) outlast it.
+      SAGA_DEADLINE_MS: '4000',
+      DEADLINE_CHECK_INTERVAL_MS: '100',
+      RETRY_DELAYED: '3',
+      RETRY_BASE_DELAY_MS: '2000',
+      RETRY_MAX_DELAY_MS: '8000',
+    });
     api = new Api(sut);
   });
   afterAll(async () => {
@@ -213,6 +222,38 @@ describe('traces (OpenTelemetry over OTLP)', () => {
     expect(new Set([failed.traceId, refund.traceId, refunded.traceId]).size).toBe(1);
     expect(refund.parentSpanId).toBe(failed.spanId);
     expect(refunded.parentSpanId).toBe(refund.spanId);
+  });
+
+  it("keeps the deadline's cancellation and its compensations in the order's trace", async () => {
+    const sku = uniq('SKU');
+    const customer = uniq('cust');
+    await api.product(sku, 10, 5);
+    await api.account(customer, 500, true);
+    const placed = await api.placeOrder(customer, [{ sku, quantity: 1 }], { 'idempotency-key': uniq('k') });
+    const orderId = placed.body.orderId as string;
+    expect((await api.settled(orderId, 20_000)).cancellationReason).toBe('TIMEOUT');
+    const found = await until(
+      () => {
+        const post = receiver.spans.find(
+          (s) => s.name === 'process OrderPlaced' && s.attributes['messaging.message.conversation_id'] === orderId && s.service === 'payment',
+        );
+        const request = post && receiver.spans.find((s) => s.spanId === post.parentSpanId);
+        const under = (service: string, name: string) =>
+          request && receiver.spans.find((s) => s.service === service && s.name === name && s.parentSpanId === request.spanId);
+        return {
+          request,
+          deadline: under('order', 'transaction'),
+          refund: under('payment', 'process RefundPayment'),
+          release: under('inventory', 'process ReleaseStock'),
+        };
+      },
+      (x) => Object.values(x).every(Boolean),
+      20_000,
+      "the deadline's spans",
+    );
+    // The deadline, read from the order long after the request, continues the request's trace.
+    expect(found.request!.name).toBe('POST /api/orders');
+    for (const s of [found.deadline!, found.refund!, found.release!]) expect(s.traceId).toBe(found.request!.traceId);
   });
 
   it('starts a new trace for a request that sends none, or an invalid one', async () => {

@@ -29,6 +29,7 @@ import { StockEntity } from '../../services/inventory/src/stock/stock.entity';
 import { setAvailable, setAvailableSql } from '../../services/inventory/src/stock/stock.repository';
 import { OrderTables1763769600001 } from '../../services/order/src/migrations/1763769600001-order-tables';
 import { OrderListIndexes1764547200001 } from '../../services/order/src/migrations/1764547200001-order-list-indexes';
+import { OrderTraceParent1764806400001 } from '../../services/order/src/migrations/1764806400001-order-trace-parent';
 import { OrderEntity, OrderTimelineEntity } from '../../services/order/src/orders/order.entity';
 import { lockOrders, ordersSql, writeOrders } from '../../services/order/src/orders/orders.sql';
 import { insertOrders, ordersByKeys, placeOrdersSql } from '../../services/order/src/orders/place-order/place-orders.sql';
@@ -64,6 +65,7 @@ const entities = [
 const migrations: Array<new () => MigrationInterface> = [
   OrderTables1763769600001,
   OrderListIndexes1764547200001,
+  OrderTraceParent1764806400001,
   PaymentTables1763769600002,
   InventoryTables1763769600003,
   AnalyticsTables1763769600004,
@@ -262,6 +264,12 @@ describe('SQL Server: entities', () => {
     const ds = await dataSource('mssql');
     const tables = new Map<string, { columns: Map<string, { type: string; nullable: boolean }>; primaryKey: string[] }>();
     for (const sql of await migrationStatements('mssql', 'up')) {
+      // A column added later: ALTER TABLE t ADD c type(length) [NOT] NULL.
+      const added = /^\s*ALTER TABLE (\w+) ADD (\w+) (\w+)(\(\d+\))? (NOT NULL|NULL)\s*$/i.exec(sql);
+      if (added) {
+        tables.get(added[1]!)!.columns.set(added[2]!, { type: `${added[3]!.toLowerCase()}${added[4] ?? ''}`, nullable: added[5]!.toUpperCase() === 'NULL' });
+        continue;
+      }
       if (!/^\s*CREATE TABLE/i.test(sql)) continue;
       const ast = tsql.astify(
         sql.replace(/,\s*CONSTRAINT \w+ FOREIGN KEY \([\w, ]+\) REFERENCES \w+ \([\w, ]+\)/g, '').replace(/CONSTRAINT \w+ DEFAULT/g, 'DEFAULT'),
@@ -385,6 +393,7 @@ describe('SQL Server: what the hot path sends (libs and services *.sql.ts)', () 
           createdAt: now,
           messageId: 'm-2',
           envelope: '{}',
+          traceParent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
         },
       ],
     );

@@ -24,6 +24,8 @@ export class OrderEntity {
   @Column({ name: 'idempotency_key', type: 'varchar', length: 200, nullable: true, unique: true }) idempotencyKey: string | null;
   @Column({ name: 'request_hash', type: 'varchar', length: 64, nullable: true }) requestHash: string | null;
   @Column({ name: 'deadline_at', type: Date }) deadlineAt: Date;
+  /** The traceparent of the request that placed it (tracing on): the deadline continues its trace. */
+  @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true }) traceParent: string | null;
   @Column({ name: 'completed_at', type: Date, nullable: true }) completedAt: Date | null;
   @CreateDateColumn({ name: 'created_at' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at' }) updatedAt: Date;

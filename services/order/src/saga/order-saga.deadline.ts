@@ -62,23 +62,25 @@ export class OrderDeadlineScheduler {
     this.busy = true;
     try {
       const due = await this.dataSource.getRepository(OrderEntity).find({
-        select: { id: true, deadlineAt: true, correlationId: true },
+        select: { id: true, deadlineAt: true, correlationId: true, traceParent: true },
         where: { status: 'PENDING', deadlineAt: LessThanOrEqual(this.clock.now()) },
         order: { deadlineAt: 'ASC' },
         take: 100,
       });
-      const messages = due.map(
-        (o) =>
-          createEnvelope<OrderDeadlineReached>({
-            messageId: `deadline:${o.id}`,
-            type: OrderDeadlineReached.type,
-            key: o.id,
-            source: SERVICE,
-            correlationId: o.correlationId,
-            occurredAt: this.clock.now(),
-            payload: { orderId: o.id, deadline: o.deadlineAt.toISOString() },
-          }) as DeadlineReached,
-      );
+      const messages = due.map((o) => {
+        const reached = createEnvelope<OrderDeadlineReached>({
+          messageId: `deadline:${o.id}`,
+          type: OrderDeadlineReached.type,
+          key: o.id,
+          source: SERVICE,
+          correlationId: o.correlationId,
+          occurredAt: this.clock.now(),
+          payload: { orderId: o.id, deadline: o.deadlineAt.toISOString() },
+        }) as DeadlineReached;
+        // In the order's trace (under the request that placed it), as the compensations it causes.
+        if (o.traceParent) reached.traceparent = o.traceParent;
+        return reached;
+      });
       // One batch, like messages from the bus: the inbox lets each order time out once.
       if (messages.length) await this.uow.handleBatch(SERVICE, messages, (tx, fresh) => this.saga.apply(tx, fresh).then((r) => r.map(() => handled)));
       return due.length;

@@ -227,6 +227,7 @@ export class PlaceOrder {
         createdAt: now,
         messageId: placed.messageId,
         envelope: JSON.stringify(placed),
+        traceParent: w.traceparent ?? null,
       },
       placed: { id, status: 'PENDING', total, currency: CURRENCY },
     };
