@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { contracts } from './registry';
 
 /**
  * Every message on every transport travels in this envelope. `key` is the ordering key:
@@ -39,7 +40,8 @@ export function createEnvelope<P>(init: EnvelopeInit<P>): Envelope<P> {
   return {
     messageId: init.messageId ?? randomUUID(),
     type: init.type,
-    version: init.version ?? 1,
+    // Producers send the newest version of a contract (ADR 0010); a type without one is v1.
+    version: init.version ?? contracts[init.type]?.version ?? 1,
     occurredAt: (init.occurredAt ?? new Date()).toISOString(),
     correlationId: init.causedBy?.correlationId ?? init.correlationId ?? init.key,
     causationId: init.causedBy?.messageId ?? null,

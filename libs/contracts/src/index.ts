@@ -5,5 +5,7 @@ export * from './payments.contracts';
 export * from './inventory.contracts';
 export * from './saga.contracts';
 export * from './registry';
+export * from './message';
+export * from './versioning';
 export * from './demo-data';
 export * from './topology';

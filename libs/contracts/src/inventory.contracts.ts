@@ -6,6 +6,7 @@ const reservedLine = z.object({ sku: z.string().min(1), quantity: z.number().int
 /** Event: every line of the order is reserved. */
 export const StockReserved = {
   type: 'StockReserved',
+  version: 1,
   schema: z.object({ orderId: z.string().uuid(), items: z.array(reservedLine).min(1) }),
 } as const;
 export type StockReserved = z.infer<typeof StockReserved.schema>;
@@ -13,6 +14,7 @@ export type StockReserved = z.infer<typeof StockReserved.schema>;
 /** Event: at least one line was short; nothing was reserved. */
 export const StockReservationFailed = {
   type: 'StockReservationFailed',
+  version: 1,
   schema: z.object({
     orderId: z.string().uuid(),
     reason: z.enum(['INSUFFICIENT_STOCK', 'ORDER_CANCELLED']),
@@ -27,6 +29,7 @@ export type StockReservationFailed = z.infer<typeof StockReservationFailed.schem
  */
 export const StockReleased = {
   type: 'StockReleased',
+  version: 1,
   schema: z.object({ orderId: z.string().uuid(), items: z.array(reservedLine), reason: cancellationReasonSchema }),
 } as const;
 export type StockReleased = z.infer<typeof StockReleased.schema>;

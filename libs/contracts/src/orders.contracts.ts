@@ -21,6 +21,7 @@ export const cancellationReasonSchema = z.enum(['PAYMENT_DECLINED', 'OUT_OF_STOC
 /** Event: a customer placed an order; starts the saga. Payment reacts. */
 export const OrderPlaced = {
   type: 'OrderPlaced',
+  version: 1,
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1).max(64),
@@ -34,6 +35,7 @@ export type OrderPlaced = z.infer<typeof OrderPlaced.schema>;
 /** Event: the saga completed; the order is confirmed. */
 export const OrderConfirmed = {
   type: 'OrderConfirmed',
+  version: 1,
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1),
@@ -47,6 +49,7 @@ export type OrderConfirmed = z.infer<typeof OrderConfirmed.schema>;
 /** Event: the order was cancelled (compensations, if any, were requested). */
 export const OrderCancelled = {
   type: 'OrderCancelled',
+  version: 1,
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1),
@@ -61,6 +64,7 @@ export type OrderCancelled = z.infer<typeof OrderCancelled.schema>;
 /** Command (Order → Payment): give back whatever was charged for this order. */
 export const RefundPayment = {
   type: 'RefundPayment',
+  version: 1,
   schema: z.object({ orderId: z.string().uuid(), reason: cancellationReasonSchema }),
 } as const;
 export type RefundPayment = z.infer<typeof RefundPayment.schema>;
@@ -68,6 +72,7 @@ export type RefundPayment = z.infer<typeof RefundPayment.schema>;
 /** Command (Order → Inventory): release whatever was reserved for this order. */
 export const ReleaseStock = {
   type: 'ReleaseStock',
+  version: 1,
   schema: z.object({ orderId: z.string().uuid(), reason: cancellationReasonSchema }),
 } as const;
 export type ReleaseStock = z.infer<typeof ReleaseStock.schema>;
@@ -75,6 +80,7 @@ export type ReleaseStock = z.infer<typeof ReleaseStock.schema>;
 /** Timeout message (Order → Order): the saga's deadline passed. */
 export const OrderDeadlineReached = {
   type: 'OrderDeadlineReached',
+  version: 1,
   schema: z.object({ orderId: z.string().uuid(), deadline: z.string().datetime({ offset: true }) }),
 } as const;
 export type OrderDeadlineReached = z.infer<typeof OrderDeadlineReached.schema>;

@@ -5,6 +5,7 @@ import { amountMinor } from './money';
 /** Event: the customer's account was debited. Carries the lines so Inventory can reserve. */
 export const PaymentAuthorized = {
   type: 'PaymentAuthorized',
+  version: 1,
   schema: z.object({
     orderId: z.string().uuid(),
     paymentId: z.string().uuid(),
@@ -22,6 +23,7 @@ export type DeclineReason = z.infer<typeof declineReasonSchema>;
 /** Event: the payment was not taken. */
 export const PaymentDeclined = {
   type: 'PaymentDeclined',
+  version: 1,
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1),
@@ -37,6 +39,7 @@ export type PaymentDeclined = z.infer<typeof PaymentDeclined.schema>;
  */
 export const PaymentRefunded = {
   type: 'PaymentRefunded',
+  version: 1,
   schema: z.object({
     orderId: z.string().uuid(),
     customerId: z.string().min(1).nullable(),

@@ -1,17 +1,16 @@
 import type { z } from 'zod';
-import type { Envelope } from './envelope';
+import type { Versioned } from './versioning';
 import { OrderCancelled, OrderConfirmed, OrderDeadlineReached, OrderPlaced, RefundPayment, ReleaseStock } from './orders.contracts';
 import { PaymentAuthorized, PaymentDeclined, PaymentRefunded } from './payments.contracts';
 import { StockReleased, StockReservationFailed, StockReserved } from './inventory.contracts';
 import { SagaStepFailed } from './saga.contracts';
 
-export interface MessageContract<S extends z.ZodTypeAny = z.ZodTypeAny, T extends string = string> {
+export interface MessageContract<S extends z.ZodTypeAny = z.ZodTypeAny, T extends string = string> extends Versioned {
   readonly type: T;
+  /** The newest version: what producers send, what the schema describes (ADR 0010). */
+  readonly version: number;
   readonly schema: S;
 }
-
-/** A validated message of a contract: its envelope, its payload typed, its type the literal. */
-export type MessageOf<C extends MessageContract> = C extends MessageContract ? Omit<Envelope<z.output<C['schema']>>, 'type'> & { type: C['type'] } : never;
 
 /** Every contract, by type. The consumer pipeline validates each payload against it. */
 export const contracts: Record<string, MessageContract> = Object.fromEntries(

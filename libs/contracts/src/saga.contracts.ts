@@ -6,6 +6,7 @@ import { z } from 'zod';
  */
 export const SagaStepFailed = {
   type: 'SagaStepFailed',
+  version: 1,
   schema: z.object({
     orderId: z.string().min(1),
     service: z.string().min(1),

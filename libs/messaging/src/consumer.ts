@@ -1,4 +1,4 @@
-import { contracts, envelopeSchema, routingKeyFor, type Envelope, type MessageContract } from '@app/contracts';
+import { contracts, envelopeSchema, NewerVersionError, routingKeyFor, upcastPayload, type Envelope, type MessageContract } from '@app/contracts';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { contextFrom, serviceRegistry, serviceTracer, traceparentOf, tracingEnabled, type Logger } from '@app/platform';
 import { asMessage, type Subscription } from './handler';
@@ -164,11 +164,19 @@ export class MessageConsumer {
       const why = contracts[envelope.type] ? `${this.options.queue} has no handler for ${envelope.type}` : `unknown message type ${envelope.type}`;
       throw Object.assign(new NonRetryableError(why), { envelope });
     }
-    const payload = contract.schema.safeParse(envelope.payload);
+    // An older version becomes the newest here, at the edge: handlers know one version only.
+    let newest: unknown;
+    try {
+      newest = upcastPayload(contract, envelope.version, envelope.payload);
+    } catch (error) {
+      // Newer than this code: retried, a rolling deployment catches up. Not upcastable: never will be.
+      throw Object.assign(error instanceof NewerVersionError ? error : new NonRetryableError((error as Error).message), { envelope });
+    }
+    const payload = contract.schema.safeParse(newest);
     if (!payload.success) {
       throw Object.assign(new NonRetryableError(`invalid ${envelope.type} payload: ${issues(payload.error)}`), { envelope });
     }
-    return { ...envelope, payload: payload.data };
+    return { ...envelope, version: contract.version, payload: payload.data };
   }
 
   private async fail(

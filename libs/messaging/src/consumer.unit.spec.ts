@@ -1,5 +1,6 @@
 import { createEnvelope, OrderPlaced, PaymentDeclined, type Envelope } from '@app/contracts';
 import { createLogger, sleep } from '@app/platform';
+import { z } from 'zod';
 import { MessageConsumer } from './consumer';
 import { on } from './handler';
 import { InMemoryTransport } from './memory/in-memory.transport';
@@ -42,6 +43,43 @@ function setup(handle: (m: Envelope) => Promise<void>, onDeadLetter?: (m: Envelo
 }
 
 describe('consumer pipeline on the in-memory transport', () => {
+  it('hands the handler the newest version: an older message upcast at the edge, a newer one retried, then dead-lettered', async () => {
+    const Noted = {
+      type: 'Noted',
+      version: 2,
+      schema: z.object({ text: z.string(), by: z.string() }),
+      older: [{ version: 1, schema: z.object({ text: z.string() }), upcast: (p: { text: string }) => ({ ...p, by: 'unknown' }) }],
+    } as const;
+    const seen: Envelope[] = [];
+    const transport = new InMemoryTransport();
+    const consumer = new MessageConsumer(transport, logger, {
+      service: 'payment',
+      queue: 'payment',
+      prefetch: 4,
+      recoverability: policy,
+      subscriptions: [on(Noted, 'order')],
+      handle: async (m) => void seen.push(m),
+    });
+    await consumer.start();
+    const note = (version: number, payload: unknown) => ({
+      envelope: createEnvelope({ type: 'Noted', version, key: orderId, source: 'order', payload }),
+      routingKey: 'order.noted',
+    });
+    await transport.publish([note(1, { text: 'a' }), note(2, { text: 'b', by: 'bob' }), note(3, { text: 'c' }), note(1, { txt: 'd' })]);
+    await until(async () => seen.length === 2 && (await transport.deadLetters('payment')).length === 2);
+    await consumer.stop();
+    expect(seen.map((m) => [m.version, m.payload])).toEqual([
+      [2, { text: 'a', by: 'unknown' }],
+      [2, { text: 'b', by: 'bob' }],
+    ]);
+    const dead = await transport.deadLetters('payment');
+    const failures = Object.fromEntries(dead.map((d) => [(JSON.parse(d.body) as Envelope).version, d.failure]));
+    // Newer than this consumer: retried through the policy (a rolling deployment catches up) before it is parked.
+    expect(failures[3]).toMatchObject({ nonRetryable: false, deliveries: 3, error: expect.stringContaining('Noted v3 is newer than this service knows (v2)') });
+    // An old payload its own version refuses: never upcastable, parked at once.
+    expect(failures[1]).toMatchObject({ nonRetryable: true, deliveries: 1, error: expect.stringContaining('invalid Noted v1 payload: text') });
+  });
+
   it('routes by binding and acks after the handler returns', async () => {
     const seen: string[] = [];
     const { transport, consumer } = setup(async (m) => void seen.push(m.type));
