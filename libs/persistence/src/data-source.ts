@@ -1,5 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { DataSource, type DataSourceOptions, type EntitySchema, type MixedList } from 'typeorm';
+import { backoffMs, sleep } from '@app/platform';
 import { sqlServerDateColumns } from './column-types';
 import { pglitePoolDriver } from './pglite-pool';
 
@@ -53,6 +54,15 @@ export interface OpenDataSourceOptions {
   migrations: MixedList<Function | string>;
   runMigrations?: boolean;
   applicationName?: string;
+  /**
+   * How long to keep trying while the server cannot be reached (default 30 s, as the brokers'
+   * connections): a service started before its database, or while it restarts, waits for it
+   * instead of exiting. A refusal by a server that answers (a wrong password, a database that
+   * does not exist) fails at once.
+   */
+  connectTimeoutMs?: number;
+  /** Told of each failed attempt that will be retried (the service logs it). */
+  onRetry?: (error: unknown, delayMs: number) => void;
 }
 
 export async function openDataSource(options: OpenDataSourceOptions): Promise<DataSource> {
@@ -73,8 +83,22 @@ export async function openDataSource(options: OpenDataSourceOptions): Promise<Da
       : database.kind === 'mssql'
         ? { ...mssqlCommon(common), ...mssqlOptions(database.url, database.poolSize) }
         : { ...common, url: database.url, schema: database.schema, poolSize: database.poolSize ?? 10 };
-  const ds = new DataSource(dsOptions);
-  await ds.initialize();
+  const deadline = Date.now() + (options.connectTimeoutMs ?? 30_000);
+  let ds: DataSource;
+  for (let attempt = 0; ; attempt++) {
+    // A DataSource whose initialize failed is not reused: its driver may hold a half-made pool.
+    ds = new DataSource(dsOptions);
+    try {
+      await ds.initialize();
+      break;
+    } catch (error) {
+      await ds.destroy().catch(() => undefined);
+      const delayMs = backoffMs(attempt, { baseMs: 250, maxMs: 5000, jitter: 0.2 });
+      if (database.kind === 'pglite' || !unreachable(error) || Date.now() + delayMs > deadline) throw error;
+      options.onRetry?.(error, delayMs);
+      await sleep(delayMs);
+    }
+  }
   if (database.kind === 'mssql') sqlServerDateColumns(ds);
   if (options.runMigrations ?? true) {
     const schema = database.kind === 'mssql' ? undefined : database.schema;
@@ -82,6 +106,21 @@ export async function openDataSource(options: OpenDataSourceOptions): Promise<Da
     await ds.runMigrations({ transaction: 'each' });
   }
   return ds;
+}
+
+/**
+ * The server could not be reached, or is not accepting connections yet: worth another try. Any
+ * answer from a server that is up (authentication, a missing database, a bad setting) is not.
+ */
+function unreachable(error: unknown): boolean {
+  const e = error as { code?: string; message?: string; originalError?: { code?: string } };
+  const code = e.code ?? e.originalError?.code;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE'].includes(code)) return true;
+  // PostgreSQL starting up, shutting down or in recovery (57P03 cannot_connect_now, 57P01 admin_shutdown).
+  if (code === '57P03' || code === '57P01') return true;
+  // SQL Server's driver (tedious): a socket error or a connect timeout.
+  if (code === 'ESOCKET' || code === 'ETIMEOUT') return true;
+  return /Connection terminated unexpectedly|timeout exceeded when trying to connect/i.test(e.message ?? '');
 }
 
 /** Opens the in-process PostgreSQL. `dataDir` undefined keeps everything in memory. */

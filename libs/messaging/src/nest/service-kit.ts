@@ -93,6 +93,8 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
           migrations: [...messagingMigrations, ...options.migrations.filter((m) => !messagingMigrations.includes(m as never))],
           runMigrations: infra.runMigrations ?? true,
           applicationName: service,
+          onRetry: (error, delayMs) =>
+            createLogger({ service }).warn('database not reachable yet; retrying', { component: 'database', error: String(error), delayMs }),
         }),
     },
     { provide: DataSourceCloser, useFactory: (ds: DataSource) => new DataSourceCloser(ds), inject: [DataSource] },
