@@ -157,7 +157,8 @@ export function describeStatement(text: string): { operation: string; collection
   // UPDATE as a statement, not a lock (`FOR UPDATE`) or an upsert's branch (`DO UPDATE`).
   const write = /\b(INSERT\s+INTO|(?<!\b(?:FOR|DO)\s+)UPDATE|DELETE\s+FROM|MERGE(?:\s+INTO)?)\s+([\w."[\]]+)/i.exec(sql);
   if (write) return { operation: write[1]!.split(/\s+/)[0]!.toUpperCase(), collection: tableName(write[2]!) };
-  const read = /\bSELECT\b[\s\S]*?\bFROM\s+([\w."[\]]+)/i.exec(sql);
+  // The first FROM that names a table, not a function (`FROM unnest($1::text[])`).
+  const read = /\bSELECT\b[\s\S]*?\bFROM\s+([\w."[\]]+)(?![\w."[\]]|\s*\()/i.exec(sql);
   const first = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'QUERY';
   return read && !read[1]!.startsWith('(') ? { operation: 'SELECT', collection: tableName(read[1]!) } : { operation: first };
 }

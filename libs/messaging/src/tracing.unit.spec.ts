@@ -14,6 +14,8 @@ describe('describeStatement (a database span’s name)', () => {
     ['DELETE FROM "payment"."outbox_messages" WHERE id IN (SELECT CAST(value AS bigint) FROM OPENJSON(@0))', 'DELETE', 'outbox_messages'],
     ['MERGE INTO [dbo].[stock] AS t USING (VALUES (@0)) AS s (sku) ON t.sku = s.sku', 'MERGE', 'stock'],
     ['SELECT updated_at, status FROM orders WHERE id = ANY($1)', 'SELECT', 'orders'],
+    ['SELECT s.sku FROM unnest($1::text[]) AS w(sku) JOIN stock s ON s.sku = w.sku', 'SELECT', undefined],
+    ['SELECT x.id FROM unnest($1::uuid[]) AS x(id) WHERE EXISTS (SELECT 1 FROM reservations r WHERE r.order_id = x.id)', 'SELECT', 'reservations'],
     ['-- a comment naming UPDATE things\nSELECT 1', 'SELECT', undefined],
     ['BEGIN', 'BEGIN', undefined],
   ])('%s → %s %s', (text, operation, collection) => {
