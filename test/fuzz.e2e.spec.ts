@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Api, uniq } from './support/api';
 import { bodies, headers, queries, segment, send, type RawRequest } from './support/fuzz';
 import { startSystem, type SystemUnderTest } from './support/system';
+import { changed } from './support/fingerprint';
 
 /**
  * Every HTTP input of every service, fuzzed (fast-check): random bodies, query strings, path
@@ -221,7 +222,7 @@ describe(`fuzzing every HTTP input (seed ${seed}, ${runs} inputs per endpoint)`,
           if (r.status >= 400 || input.method === 'GET') {
             const after = await sut.fingerprint.read();
             if (JSON.stringify(after) !== JSON.stringify(before))
-              throw new Error(`${r.status >= 400 ? 'a refused request' : 'a GET'} changed what is stored: ${what}`);
+              throw new Error(`${r.status >= 400 ? 'a refused request' : 'a GET'} changed what is stored (${changed(before, after)}): ${what}`);
           } else {
             await sut.fingerprint.quiet();
           }

@@ -32,16 +32,32 @@ export class Fingerprint {
     return out;
   }
 
-  /** Waits until two reads `settleMs` apart agree; answers that reading. */
-  async quiet(settleMs = 150, timeoutMs = 30_000): Promise<Record<string, number>> {
+  /**
+   * Waits until nothing is in flight: every outbox is empty (a row leaves it once both the bus
+   * and the stream have it) and two reads `settleMs` apart agree; answers that reading. The
+   * settle window is longer than the longest pause between two steps of the saga's background
+   * work: Analytics' Kafka fetches wait up to 200 ms for company (ADR 0007), so an event already
+   * out of the outbox may be projected that much later. With a 150 ms window, a fuzz run on the
+   * distributed system once saw Analytics' tables move after `quiet` had answered.
+   */
+  async quiet(settleMs = 400, timeoutMs = 30_000): Promise<Record<string, number>> {
     const end = Date.now() + timeoutMs;
+    const inFlight = (r: Record<string, number>) => Object.entries(r).some(([table, n]) => table.endsWith('.outbox_messages') && n > 0);
     let last = JSON.stringify(await this.read());
     for (;;) {
       await new Promise((r) => setTimeout(r, settleMs));
       const now = await this.read();
-      if (JSON.stringify(now) === last) return now;
-      if (Date.now() > end) throw new Error('the system did not go quiet');
+      if (JSON.stringify(now) === last && !inFlight(now)) return now;
+      if (Date.now() > end) throw new Error(`the system did not go quiet: ${JSON.stringify(now)}`);
       last = JSON.stringify(now);
     }
   }
+}
+
+/** The tables whose counts differ between two readings, `table: before → after`. */
+export function changed(before: Record<string, number>, after: Record<string, number>): string {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((t) => before[t] !== after[t])
+    .map((t) => `${t}: ${before[t] ?? '-'} → ${after[t] ?? '-'}`)
+    .join(', ');
 }
