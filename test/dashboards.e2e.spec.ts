@@ -64,16 +64,7 @@ describe('the Grafana dashboards against the running system', () => {
     expect(r.status).toBeLessThan(300);
 
     // The run: two confirmed, one declined, one out of stock, one poisoned (dead-lettered), one refused.
-    const sku = uniq('SKU');
-    const scarce = uniq('SKU');
-    const rich = uniq('cust');
-    const poor = uniq('cust');
-    const broken = uniq('cust');
-    await api.product(sku, 10, 20);
-    await api.product(scarce, 10, 1);
-    await api.account(rich, 500);
-    await api.account(poor, 5);
-    await api.account(broken, 500, true);
+    const { sku, scarce, rich, poor, broken } = await api.cast();
     const ids = [
       await api.place(rich, [{ sku, quantity: 1 }]),
       await api.place(rich, [{ sku, quantity: 2 }]),

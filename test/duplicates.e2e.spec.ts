@@ -1,4 +1,4 @@
-import { Api, quiet, uniq } from './support/api';
+import { Api, quiet } from './support/api';
 import { expectConserved } from './support/conservation';
 import { startSystem, type SystemUnderTest } from './support/system';
 import { until } from './support/wait';
@@ -20,16 +20,7 @@ describe('duplicate delivery of every message type', () => {
   afterAll(() => sut?.stop());
 
   it('has no second effect anywhere', async () => {
-    const sku = uniq('SKU');
-    const scarce = uniq('SKU');
-    const rich = uniq('cust');
-    const poor = uniq('cust');
-    const broken = uniq('cust');
-    await api.product(sku, 10, 20);
-    await api.product(scarce, 10, 1);
-    await api.account(rich, 500);
-    await api.account(poor, 5);
-    await api.account(broken, 500, true);
+    const { sku, scarce, rich, poor, broken } = await api.cast();
     const balances = new Map([
       [rich, 500],
       [poor, 5],

@@ -1,5 +1,5 @@
 import { sleep } from '@app/platform';
-import { Api, uniq } from './support/api';
+import { Api } from './support/api';
 import { startSystem, type SystemUnderTest } from './support/system';
 import { until } from './support/wait';
 
@@ -108,16 +108,7 @@ describe('metrics on every service', () => {
   });
 
   it('counts a saga run of known shape exactly', async () => {
-    const sku = uniq('SKU');
-    const scarce = uniq('SKU');
-    const rich = uniq('cust');
-    const poor = uniq('cust');
-    const broken = uniq('cust');
-    await api.product(sku, 10, 20);
-    await api.product(scarce, 10, 1);
-    await api.account(rich, 500);
-    await api.account(poor, 5);
-    await api.account(broken, 500, true);
+    const { sku, scarce, rich, poor, broken } = await api.cast();
 
     const before = await scrape();
     const ids = [

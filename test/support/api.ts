@@ -71,6 +71,21 @@ export class Api {
     expectOk(await this.admin('payment', 'PUT', `/api/accounts/${customerId}`, { balance, simulateGatewayError }));
   }
 
+  /**
+   * The customers and products of a saga run of known shape: `sku` (20 in stock at 10) and
+   * `scarce` (1 at 10); `rich` (500) pays, `poor` (5) is declined, `broken`'s payment gateway
+   * fails until the message is dead-lettered.
+   */
+  async cast(): Promise<{ sku: string; scarce: string; rich: string; poor: string; broken: string }> {
+    const cast = { sku: uniq('SKU'), scarce: uniq('SKU'), rich: uniq('cust'), poor: uniq('cust'), broken: uniq('cust') };
+    await this.product(cast.sku, 10, 20);
+    await this.product(cast.scarce, 10, 1);
+    await this.account(cast.rich, 500);
+    await this.account(cast.poor, 5);
+    await this.account(cast.broken, 500, true);
+    return cast;
+  }
+
   async placeOrder(customerId: string, items: Array<{ sku: string; quantity: number }>, headers: Record<string, string> = {}) {
     return this.request('order', 'POST', '/api/orders', { customerId, items }, headers);
   }

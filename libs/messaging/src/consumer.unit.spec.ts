@@ -2,7 +2,7 @@ import { createEnvelope, OrderPlaced, PaymentDeclined, type Envelope } from '@ap
 import { createLogger, sleep } from '@app/platform';
 import { z } from 'zod';
 import { MessageConsumer } from './consumer';
-import { on } from './handler';
+import { on, type Subscription } from './handler';
 import { InMemoryTransport } from './memory/in-memory.transport';
 import { NonRetryableError, type RecoverabilityOptions } from './recoverability';
 import type { FailureInfo } from './transport';
@@ -28,7 +28,11 @@ const until = async (cond: () => boolean | Promise<boolean>, ms = 3000) => {
   }
 };
 
-function setup(handle: (m: Envelope) => Promise<void>, onDeadLetter?: (m: Envelope | null, f: FailureInfo) => Promise<void>) {
+function setup(
+  handle: (m: Envelope) => Promise<void>,
+  onDeadLetter?: (m: Envelope | null, f: FailureInfo) => Promise<void>,
+  subscriptions: Array<Subscription> = [on(OrderPlaced, 'order')],
+) {
   const transport = new InMemoryTransport();
   const consumer = new MessageConsumer(transport, logger, {
     service: 'payment',
@@ -36,7 +40,7 @@ function setup(handle: (m: Envelope) => Promise<void>, onDeadLetter?: (m: Envelo
     prefetch: 4,
     recoverability: policy,
     onDeadLetter,
-    subscriptions: [on(OrderPlaced, 'order')],
+    subscriptions,
     handle,
   });
   return { transport, consumer };
@@ -51,15 +55,7 @@ describe('consumer pipeline on the in-memory transport', () => {
       older: [{ version: 1, schema: z.object({ text: z.string() }), upcast: (p: { text: string }) => ({ ...p, by: 'unknown' }) }],
     } as const;
     const seen: Envelope[] = [];
-    const transport = new InMemoryTransport();
-    const consumer = new MessageConsumer(transport, logger, {
-      service: 'payment',
-      queue: 'payment',
-      prefetch: 4,
-      recoverability: policy,
-      subscriptions: [on(Noted, 'order')],
-      handle: async (m) => void seen.push(m),
-    });
+    const { transport, consumer } = setup(async (m) => void seen.push(m), undefined, [on(Noted, 'order')]);
     await consumer.start();
     const note = (version: number, payload: unknown) => ({
       envelope: createEnvelope({ type: 'Noted', version, key: orderId, source: 'order', payload }),

@@ -1,23 +1,18 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { context, trace } from '@opentelemetry/api';
 import { configureTracing, serviceTracer, shutdownTracing, traceparentOf } from '../tracing/tracing';
 import { addContext } from './logger';
 import { withLogContext } from './log-context';
+import { otlpStandIn } from '../../../../test/support/otlp-stand-in';
 
 /** What the format adds to one line logged now. */
 const line = (): Record<string, unknown> => addContext().transform({ level: 'info', message: 'x' }) as Record<string, unknown>;
 
 describe('log lines', () => {
-  // A collector stand-in: the spans are exported somewhere, the test reads only their ids.
-  const collector = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  beforeAll(() => new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve)));
+  const collector = otlpStandIn();
+  beforeAll(() => collector.start());
   afterAll(async () => {
     await shutdownTracing();
-    await new Promise((resolve) => collector.close(resolve));
+    await collector.close();
   });
 
   it('carry the log context, and no trace ids while tracing is off', () => {
@@ -30,8 +25,7 @@ describe('log lines', () => {
   });
 
   it("carry the active span's trace_id and span_id (an HTTP request's), and a message's in preference to it", () => {
-    const { port } = collector.address() as AddressInfo;
-    configureTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    configureTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url() });
     const request = serviceTracer('order').startSpan('POST /api/orders');
     const { traceId, spanId } = request.spanContext();
     expect(traceparentOf(request)).toBe(`00-${traceId}-${spanId}-01`);

@@ -1,18 +1,13 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { context, trace } from '@opentelemetry/api';
 import { activeTraceparent, configureTracing, contextFrom, serviceTracer, shutdownTracing, traceparentOf, tracingEnabled } from './tracing';
+import { otlpStandIn } from '../../../../test/support/otlp-stand-in';
 
 describe('tracing', () => {
-  // A collector stand-in that takes every export: the test reads traceparents, not exports.
-  const collector = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  beforeAll(() => new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve)));
+  const collector = otlpStandIn();
+  beforeAll(() => collector.start());
   afterAll(async () => {
     await shutdownTracing();
-    await new Promise((resolve) => collector.close(resolve));
+    await collector.close();
   });
 
   it('is off without an OTLP endpoint: no traceparent is made up, a parent is not read', () => {
@@ -26,8 +21,7 @@ describe('tracing', () => {
   });
 
   it('once on, continues a valid traceparent as the parent of new spans and ignores an invalid one', () => {
-    const { port } = collector.address() as AddressInfo;
-    expect(configureTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` })).toBe(true);
+    expect(configureTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url() })).toBe(true);
     const tracer = serviceTracer('payment');
     const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const child = tracer.startSpan('process OrderPlaced', {}, contextFrom(parent));
