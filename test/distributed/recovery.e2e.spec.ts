@@ -128,7 +128,11 @@ describe('recovery (distributed: PostgreSQL + RabbitMQ)', () => {
       // its threshold) and deletes them only once both channels have confirmed. The killed
       // process's own sweeper may have claimed them last (its deletes were no-ops, so it kept
       // re-sending rows past sweepAfterMs): that claim holds for leaseMs (30 s) after its death.
-      await until(outboxRows, (n) => n === 0, defaultDispatcherOptions.leaseMs + 30_000, "Payment's left-behind outbox rows re-sent and deleted");
+      // Rows it had written down on both channels are deleted as the new process starts.
+      // What is left, as the failure says it: sent on which channel, claimed until when.
+      const left = async () =>
+        (await payment.query('SELECT id, published_at, streamed_at, bus_claimed_until, stream_claimed_until FROM outbox_messages ORDER BY id')).rows;
+      await until(left, (r) => r.length === 0, defaultDispatcherOptions.leaseMs + 30_000, "Payment's left-behind outbox rows re-sent and deleted");
       await quiet(() => Promise.all([api.balance(customer), api.stock(sku)]), 500, SETTLE_MS);
       await expectConserved(api, ids, new Map([[customer, 1000]]), new Map([[sku, 100]]));
       for (const id of ids) {

@@ -6,6 +6,7 @@ import {
   deleteFullySent,
   deleteInboxBefore,
   deleteOutboxRows,
+  deleteSentAmong,
   markOutboxSent,
   outboxBacklog,
   releaseOutboxClaims,
@@ -262,8 +263,10 @@ export class OutboxDispatcher {
         return undefined;
       }),
     );
-    // Whatever an earlier run left: sent right away rather than after the first interval.
+    // Whatever an earlier run left: sent right away rather than after the first interval, and
+    // rows it wrote down everywhere but died before deleting go now, not at the first cleanup.
     for (const sender of this.senders) this.track(this.sweep(sender));
+    this.track(this.cleanUp().catch((error) => this.logger.warn('outbox cleanup failed', { error: String(error) })));
   }
 
   /** The rows a transaction just committed: published now, on every channel. */
@@ -328,6 +331,14 @@ export class OutboxDispatcher {
       this.metrics.deleted.inc(deletes.length);
     }
     for (const [channel, ids] of marks) await markOutboxSent(this.db, channel, ids);
+    // A row can be written down by each channel's sweep in turn, each having claimed it while
+    // the other had not yet sent it (or by two instances): once all are, it goes now, not at
+    // the next cleanup, a minute on.
+    if (marks.length) {
+      const done = await deleteSentAmong(this.db, this.channels, [...new Set(marks.flatMap(([, ids]) => ids))]);
+      this.stats.deleted += done;
+      this.metrics.deleted.inc(done);
+    }
   }
 
   private markSlow(): void {

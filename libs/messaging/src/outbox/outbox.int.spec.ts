@@ -28,10 +28,13 @@ class RecordingPublisher implements Publisher {
   failing = false;
   hanging = false;
   delayMs = 0;
+  /** When set, a publish answers once it settles. */
+  gate?: Promise<void>;
   calls = 0;
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     this.calls++;
     if (this.hanging) await new Promise(() => undefined);
+    if (this.gate) await this.gate;
     if (this.delayMs) await sleep(this.delayMs);
     if (this.failing) throw new Error('broker unreachable');
     this.published.push(...messages);
@@ -277,6 +280,36 @@ describe('outbox dispatcher and inbox on PostgreSQL', () => {
       'the sweeper to send and delete them',
     );
     for (const p of [bus, stream]) expect(p.published.map((x) => x.envelope.messageId)).toEqual(['held-1', 'held-2', 'held-3']);
+  });
+
+  it("deletes a row as soon as each channel's sweep has written it down, though each claimed it while the other had not sent it", async () => {
+    await ds.query(
+      `INSERT INTO outbox_messages (message_id, type, routing_key, msg_key, envelope, created_at)
+         SELECT m, 'OrderPlaced', 'order.order-placed', $1, jsonb_build_object('messageId', m), now() - interval '1 hour' FROM unnest($2::text[]) AS m`,
+      [orderId, ['both-1', 'both-2']],
+    );
+    const bus = new RecordingPublisher();
+    const stream = new RecordingPublisher();
+    // The bus confirms only once the stream's sweep has claimed the rows, seen them unsent on
+    // the bus, and written its own channel down; then the bus's sweep writes the bus down.
+    let open!: () => void;
+    bus.gate = new Promise<void>((resolve) => (open = resolve));
+    // A minute between cleanups, as in production: the rows may not wait for one.
+    dispatcher(bus, stream, { sweepIntervalMs: 500 });
+    await until(
+      () => ds.query('SELECT count(*)::int AS n FROM outbox_messages WHERE streamed_at IS NOT NULL'),
+      (r) => r[0].n === 2,
+      3000,
+      'the stream to write its channel down',
+    );
+    open();
+    await until(
+      () => rows(),
+      (n) => n === 0,
+      3000,
+      'the bus to write its channel down, and the rows to go',
+    );
+    for (const p of [bus, stream]) expect(p.published.map((x) => x.envelope.messageId)).toEqual(['both-1', 'both-2']);
   });
 
   it('two instances sweeping the same outbox send every left-behind row once per channel', async () => {

@@ -31,6 +31,7 @@ describe('outbox and inbox on SQL Server (statements built, not executed)', () =
     ['claim unsent bus rows', outboxSql.claim('mssql', 'bus', ['stream']), 'tokens-only'],
     ['claim unstreamed rows', outboxSql.claim('mssql', 'stream', ['bus']), 'tokens-only'],
     ['record an inbox message once', outboxSql.recordInbox('mssql'), 'tokens-only'],
+    ['delete those of some rows written down as sent everywhere', outboxSql.deleteSent('mssql', ['bus', 'stream'], true), 'tokens-only'],
   ];
 
   it.each(statements)('%s', (_, sql, check) => {

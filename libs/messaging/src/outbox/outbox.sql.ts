@@ -97,9 +97,16 @@ export const outboxSql = {
       : `UPDATE outbox_messages SET ${channel}_claimed_until = NULL WHERE id IN (SELECT CAST(value AS bigint) FROM OPENJSON(@0))`;
   },
 
-  /** Rows every channel has sent (written down by the sweeper, one channel at a time). */
-  deleteSent(d: Dialect, channels: readonly OutboxChannel[]): string {
-    return `DELETE FROM outbox_messages WHERE ${channels.map((c) => `${sentColumn[c]} IS NOT NULL`).join(' AND ')}`;
+  /**
+   * Rows every channel has sent (written down one channel at a time), among the given ids
+   * ($1) when `among` (answering the ids it deleted), else all of them.
+   */
+  deleteSent(d: Dialect, channels: readonly OutboxChannel[], among = false): string {
+    const sent = channels.map((c) => `${sentColumn[c]} IS NOT NULL`).join(' AND ');
+    if (!among) return `DELETE FROM outbox_messages WHERE ${sent}`;
+    return d === 'postgres'
+      ? `DELETE FROM outbox_messages WHERE id = ANY($1::bigint[]) AND ${sent} RETURNING id`
+      : `DELETE FROM outbox_messages OUTPUT deleted.id WHERE id IN (SELECT CAST(value AS bigint) FROM OPENJSON(@0)) AND ${sent}`;
   },
 
   /**
@@ -192,6 +199,12 @@ export async function releaseOutboxClaims(s: SqlSession, channel: OutboxChannel,
 
 export async function deleteFullySent(s: SqlSession, channels: readonly OutboxChannel[]): Promise<void> {
   await s.query(outboxSql.deleteSent(s.dialect, channels));
+}
+
+/** Deletes those of `list` that every channel has now written down as sent; answers how many. */
+export async function deleteSentAmong(s: SqlSession, channels: readonly OutboxChannel[], list: readonly number[]): Promise<number> {
+  if (list.length === 0) return 0;
+  return (await s.query(outboxSql.deleteSent(s.dialect, channels, true), ids(s.dialect, list), { prepare: true })).length;
 }
 
 export async function markOutboxSent(s: SqlSession, channel: OutboxChannel, list: readonly number[]): Promise<void> {
