@@ -1,6 +1,6 @@
 # One image per service, all from this file:
 #   docker build --build-arg SERVICE=payment -t order-saga/payment .
-# SERVICE (order | payment | inventory | analytics) selects the last stage. Every stage before
+# SERVICE (order | payment | inventory | analytics | notification) selects the last stage. Every stage before
 # the per-service ones is the same for all four, so the second image reuses the first one's
 # dependency install and TypeScript build from the cache. `--target payment` works too.
 #
@@ -73,6 +73,11 @@ FROM runtime AS analytics
 ENV SERVICE=analytics
 EXPOSE 3003
 CMD ["node", "dist/services/analytics/src/main.js"]
+
+FROM runtime AS notification
+ENV SERVICE=notification
+EXPOSE 3005
+CMD ["node", "dist/services/notification/src/main.js"]
 
 # Without --build-arg SERVICE this line fails with "base name (${SERVICE}) should not be blank".
 FROM ${SERVICE}

@@ -4,9 +4,9 @@
 // with ADMIN_TOKEN from the environment, or from .data/admin-token as `npm start` writes it.
 import { existsSync, readFileSync } from 'node:fs';
 
-const ports = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003 };
+const ports = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, notification: 3005 };
 const [command, service, target] = process.argv.slice(2);
-const usage = 'usage: npm run dlq -- list|show|replay|purge <order|payment|inventory|analytics> [id|--all]';
+const usage = 'usage: npm run dlq -- list|show|replay|purge <order|payment|inventory|notification> [id|--all]';
 
 function die(message) {
   console.error(message);

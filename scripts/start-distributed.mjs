@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
-// `npm run start:distributed`: the four services as four processes on a real PostgreSQL (one
+// `npm run start:distributed`: the five services as five processes on a real PostgreSQL (one
 // database each) and RabbitMQ. Creates the databases if they are missing, gives every service
 // the same admin token, prefixes each one's output with its name, and stops them all together.
 import { spawn } from 'node:child_process';
@@ -10,10 +10,11 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 
-const SERVICES = ['order', 'payment', 'inventory', 'analytics'];
-const DEFAULT_PORTS = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003 };
+const SERVICES = ['order', 'payment', 'inventory', 'analytics', 'notification'];
+const DEFAULT_PORTS = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, notification: 3005 };
 // Azurite's published development account (not a secret), from the built platform library.
 const { azuriteConnectionString } = createRequire(import.meta.url)('../dist/libs/platform/src/azurite/azurite.js');
+const { startSmtpSink } = createRequire(import.meta.url)('../dist/libs/platform/src/smtp/smtp-sink.js');
 const pgAdminUrl = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const say = (line) => process.stdout.write(`[distributed] ${line}\n`);
 
@@ -78,6 +79,14 @@ async function main() {
   }
   await ensureDatabases();
   const token = adminToken();
+  // The customers' emails: to SMTP_URL when given (Mailpit, a real server), else to an SMTP sink
+  // in this launcher that keeps them (Notification's GET /api/notifications lists what was sent).
+  let smtpUrl = process.env.SMTP_URL;
+  if (!smtpUrl) {
+    const sink = await startSmtpSink();
+    smtpUrl = sink.url;
+    say(`customers' emails go to an SMTP sink in this launcher at ${smtpUrl} (set SMTP_URL for Mailpit or a real server)`);
+  }
 
   const children = new Map();
   const listening = new Map();
@@ -103,6 +112,7 @@ async function main() {
       STREAM: process.env.STREAM ?? 'kafka',
       AZURE_STORAGE_CONNECTION_STRING: process.env.AZURE_STORAGE_CONNECTION_STRING ?? azuriteConnectionString('http://127.0.0.1:10000'),
       DATABASE_URL: databaseUrl(service),
+      SMTP_URL: smtpUrl,
       ADMIN_TOKEN: token,
       [portVar]: process.env[portVar] ?? String(DEFAULT_PORTS[service]),
     };

@@ -19,7 +19,7 @@ const runs = Number(process.env.FUZZ_RUNS ?? (distributed ? 25 : 60));
 /** Per endpoint; a long run (FUZZ_RUNS in the thousands) needs FUZZ_TIMEOUT_MS to match. */
 const timeoutMs = Number(process.env.FUZZ_TIMEOUT_MS ?? 120_000);
 
-type Service = 'order' | 'payment' | 'inventory' | 'analytics';
+type Service = 'order' | 'payment' | 'inventory' | 'analytics' | 'notification';
 interface Endpoint {
   service: Service;
   input: fc.Arbitrary<RawRequest>;
@@ -50,7 +50,7 @@ describe(`fuzzing every HTTP input (seed ${seed}, ${runs} inputs per endpoint)`,
     const customers = segment([customer, 'alice', 'nobody']);
     const req = (method: string, path: fc.Arbitrary<string>, body?: fc.Arbitrary<string | undefined>) =>
       fc.record({ method: fc.constant(method), path, headers: h, body: body ?? fc.constant(undefined) });
-    const order = { customerId: customer, items: [{ sku, quantity: 1 }] };
+    const order = { customerId: customer, items: [{ sku, quantity: 1 }], email: 'fuzz@example.com' };
     const orderItems = (v: Record<string, unknown>) =>
       fc
         .array(fc.record({ sku: fc.oneof(fc.constant(sku), fc.string()), quantity: fc.oneof(fc.integer(), fc.constantFrom(10_000, 10_001, 2 ** 53)) }), {
@@ -101,6 +101,14 @@ describe(`fuzzing every HTTP input (seed ${seed}, ${runs} inputs per endpoint)`,
           'PUT',
           skus.map((s) => `/api/products/${s}`),
           bodies({ name: 'Fuzzed', unitPrice: 3 }),
+        ),
+      }),
+      ...byService('notification', {
+        ...health,
+        ...deadLetters,
+        'GET /api/notifications': req(
+          'GET',
+          queries({ orderId: [orderId], customerId: [customer], status: ['SENT', 'SKIPPED', 'FAILED', 'x'] }).map((q) => `/api/notifications${q}`),
         ),
       }),
       ...byService('payment', {
@@ -175,8 +183,8 @@ describe(`fuzzing every HTTP input (seed ${seed}, ${runs} inputs per endpoint)`,
 
   // One test per endpoint, so a failure names it.
   const names = [
-    ...['order', 'payment', 'inventory', 'analytics'].flatMap((s) => [`${s} GET /health/*`]),
-    ...['order', 'payment', 'inventory'].flatMap((s) => [
+    ...['order', 'payment', 'inventory', 'analytics', 'notification'].flatMap((s) => [`${s} GET /health/*`]),
+    ...['order', 'payment', 'inventory', 'notification'].flatMap((s) => [
       `${s} GET /api/admin/dead-letters`,
       `${s} GET /api/admin/dead-letters/:id`,
       `${s} POST /api/admin/dead-letters/:id/replay`,
@@ -199,6 +207,7 @@ describe(`fuzzing every HTTP input (seed ${seed}, ${runs} inputs per endpoint)`,
     'analytics GET /api/analytics/archives/*name',
     'analytics POST /api/analytics/archives/verifications',
     'analytics GET /api/analytics/archives/verifications/:id',
+    'notification GET /api/notifications',
   ];
 
   it.each(names)(

@@ -3,6 +3,7 @@ import type { Subscription } from '@app/messaging';
 import { inventorySubscriptions } from '../services/inventory/src/reservations/reservation.handlers';
 import { orderSubscriptions } from '../services/order/src/saga/order-saga.handlers';
 import { paymentSubscriptions } from '../services/payment/src/payments/payment.handlers';
+import { notificationSubscriptions } from '../services/notification/src/notifications/notification.handlers';
 
 /** Every service declares `sagaTopology` at connect; it must bind exactly what each handles. */
 describe('saga topology', () => {
@@ -10,6 +11,7 @@ describe('saga topology', () => {
     order: orderSubscriptions,
     payment: paymentSubscriptions,
     inventory: inventorySubscriptions,
+    notification: notificationSubscriptions,
   };
 
   it.each(Object.keys(subscriptions))('binds %s to exactly the messages it handles', (service) => {

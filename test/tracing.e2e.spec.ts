@@ -143,7 +143,7 @@ describe('traces (OpenTelemetry over OTLP)', () => {
     // Analytics' spans join the trace when a database transaction of its serves this order alone.
     const services = new Set(trace.map((s) => s.service));
     for (const service of ['order', 'payment', 'inventory']) expect(services).toContain(service);
-    expect([...services].filter((x) => !['order', 'payment', 'inventory', 'analytics'].includes(x))).toEqual([]);
+    expect([...services].filter((x) => !['order', 'payment', 'inventory', 'analytics', 'notification'].includes(x))).toEqual([]);
 
     // The outbox's sends: OrderPlaced to the bus and to Order's event topic, each a producer
     // span under the request that wrote it, named by destination.

@@ -212,7 +212,7 @@ describe('Dockerfile', () => {
   const stageNames = new Set(stages.map((s) => s.name).filter(Boolean));
 
   it('knows the services from package.json', () => {
-    expect([...SERVICES].sort()).toEqual(['analytics', 'inventory', 'order', 'payment']);
+    expect([...SERVICES].sort()).toEqual(['analytics', 'inventory', 'notification', 'order', 'payment']);
   });
 
   it('lints without errors (dockerfile-utils)', () => {
@@ -716,7 +716,7 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
         of('StatefulSet')
           .map((s) => s.metadata.name)
           .sort(),
-      ).toEqual(['azurite', 'kafka', 'postgres', 'rabbitmq', 'sqlserver']);
+      ).toEqual(['azurite', 'kafka', 'mailpit', 'postgres', 'rabbitmq', 'sqlserver']);
       expect(new Set(objects.filter((o) => o.kind !== 'Namespace').map((o) => o.metadata.namespace))).toEqual(new Set(['order-saga']));
     });
 

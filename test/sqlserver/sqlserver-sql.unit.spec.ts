@@ -30,6 +30,7 @@ import { setAvailable, setAvailableSql } from '../../services/inventory/src/stoc
 import { OrderTables1763769600001 } from '../../services/order/src/migrations/1763769600001-order-tables';
 import { OrderListIndexes1764547200001 } from '../../services/order/src/migrations/1764547200001-order-list-indexes';
 import { OrderTraceParent1764806400001 } from '../../services/order/src/migrations/1764806400001-order-trace-parent';
+import { OrderEmail1765065600001 } from '../../services/order/src/migrations/1765065600001-order-email';
 import { OrderEntity, OrderTimelineEntity } from '../../services/order/src/orders/order.entity';
 import { lockOrders, ordersSql, writeOrders } from '../../services/order/src/orders/orders.sql';
 import { insertOrders, ordersByKeys, placeOrdersSql } from '../../services/order/src/orders/place-order/place-orders.sql';
@@ -41,6 +42,9 @@ import { AccountsHttp } from '../../services/payment/src/accounts/accounts.http'
 import { PaymentTables1763769600002 } from '../../services/payment/src/migrations/1763769600002-payment-tables';
 import { PaymentEntity } from '../../services/payment/src/payments/payment.entity';
 import { lockPaymentsAndAccounts, paymentsSql, writePayments } from '../../services/payment/src/payments/payments.sql';
+import { NotificationTables1765065600005 } from '../../services/notification/src/migrations/1765065600005-notification-tables';
+import { NotificationEntity } from '../../services/notification/src/notifications/notification.entity';
+import { lockDeliveries, notificationsSql, writeDeliveries } from '../../services/notification/src/notifications/notifications.sql';
 import { appendToOutbox } from '@app/messaging';
 
 /**
@@ -61,15 +65,18 @@ const entities = [
   ReservationEntity,
   OrderFactEntity,
   EventCountEntity,
+  NotificationEntity,
 ];
 const migrations: Array<new () => MigrationInterface> = [
   OrderTables1763769600001,
   OrderListIndexes1764547200001,
   OrderTraceParent1764806400001,
+  OrderEmail1765065600001,
   PaymentTables1763769600002,
   InventoryTables1763769600003,
   AnalyticsTables1763769600004,
   ArchiveManifest1764633600000,
+  NotificationTables1765065600005,
 ];
 
 const orderId = '0b7d3c4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e';
@@ -208,6 +215,7 @@ describe('SQL Server: entities', () => {
     expect(mssql.entityMetadatas.map((m) => m.tableName).sort()).toEqual([
       'accounts',
       'event_counts',
+      'notifications',
       'order_facts',
       'order_timeline',
       'orders',
@@ -394,16 +402,40 @@ describe('SQL Server: what the hot path sends (libs and services *.sql.ts)', () 
           messageId: 'm-2',
           envelope: '{}',
           traceParent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+          email: 'alice@example.com',
         },
       ],
     );
     await ordersByKeys(session, ['k-1']);
-    expect(sent).toHaveLength(11);
+    await lockDeliveries(session, [{ orderId, outcome: 'CONFIRMED' }]);
+    await writeDeliveries(
+      session,
+      [
+        {
+          orderId,
+          outcome: 'CONFIRMED',
+          customerId: 'alice',
+          recipient: 'alice@example.com',
+          subject: 'Your order is confirmed',
+          status: 'SENT',
+          attempts: 1,
+          lastError: null,
+          messageId: `<${orderId}.confirmed@example.com>`,
+          smtpResponse: '250 OK',
+          correlationId: orderId,
+          sentAt: now,
+        },
+      ],
+      now,
+    );
+    expect(sent).toHaveLength(13);
     for (const s of sent) checkSqlServerStatement(s.sql, s.params);
     // Locking reads: every table read to be changed is read WITH (UPDLOCK, ROWLOCK).
     for (const table of ['orders', 'payments', 'accounts', 'reservations', 'stock', 'order_facts']) {
       expect(sent.some((s) => new RegExp(`FROM ${table}( \\w+)? WITH \\(UPDLOCK, ROWLOCK\\)`).test(s.sql))).toBe(true);
     }
+    // A delivery record is locked by key range, so that a key without one yet stays locked too.
+    expect(sent.find((s) => /FROM notifications n/.test(s.sql))!.sql).toMatch(/FROM notifications n WITH \(UPDLOCK, HOLDLOCK\)/);
     // The per-order locks are app locks, owned by the transaction, in order.
     expect(sent.find((s) => /sp_getapplock/.test(s.sql))!.sql).toMatch(/ORDER BY value[\s\S]*@LockOwner = 'Transaction'/);
     expect(sent.find((s) => /sp_getapplock/.test(s.sql))!.params).toEqual([JSON.stringify([orderLockName(orderId)])]);
@@ -430,6 +462,8 @@ describe('SQL Server: what the hot path sends (libs and services *.sql.ts)', () 
       reservationsSql.write('postgres'),
       orderFactsSql.write('postgres'),
       placeOrdersSql.insert('postgres'),
+      notificationsSql.lock('postgres'),
+      notificationsSql.write('postgres'),
     ]) {
       expect(sql).not.toMatch(/@\d/);
       expect(sql).toMatch(/\$1\b/);

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startAzurite, type EmbeddedAzurite, sleep } from '@app/platform';
+import { startAzurite, startSmtpSink, type EmbeddedAzurite, type SmtpSink, sleep } from '@app/platform';
 import { createTestDatabase } from './postgres';
 import { removeTestResources, testName } from './test-run';
 
-export const SERVICES = ['order', 'payment', 'inventory', 'analytics'] as const;
+export const SERVICES = ['order', 'payment', 'inventory', 'analytics', 'notification'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export interface DistributedSystem {
@@ -18,6 +18,8 @@ export interface DistributedSystem {
   /** The analytics archive: Azurite in the test process, one container per system. */
   blobConnectionString: string;
   archiveContainer: string;
+  /** Where Notification sends the customers' emails: an SMTP sink in the test process (unless SMTP_URL names a server). */
+  smtp?: SmtpSink;
   /** Sends a signal to one service and waits until it has exited. */
   kill(service: ServiceName, signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Starts an exited service again with the same environment (plus `env`) and database; `urls` follows its new port. */
@@ -186,6 +188,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
   const serviceEnv = new Map<ServiceName, NodeJS.ProcessEnv>();
   const archiveContainer = `e2e-${randomBytes(4).toString('hex')}`;
   let azurite: EmbeddedAzurite | undefined;
+  let smtp: SmtpSink | undefined;
   let stopped = false;
 
   const killAll = () => {
@@ -238,6 +241,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
     // Queues, exchange, topics and groups of the namespace (the run's teardown catches what this misses).
     await removeTestResources([namespace]).catch((error) => process.stderr.write(`e2e: ${(error as Error).message}\n`));
     await azurite?.close().catch(() => undefined);
+    await smtp?.close().catch(() => undefined);
     for (const db of databases)
       await db.drop().catch((error) => process.stderr.write(`e2e: could not drop database ${db.name}: ${(error as Error).message}\n`));
   };
@@ -245,6 +249,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
   try {
     if (!env.AZURE_STORAGE_CONNECTION_STRING) azurite = await startAzurite({ port: 0 });
     const blobConnectionString = env.AZURE_STORAGE_CONNECTION_STRING ?? azurite!.connectionString;
+    if (!env.SMTP_URL) smtp = await startSmtpSink();
     for (const service of SERVICES) databases.push({ service, ...(await createTestDatabase(`saga_e2e_${service}`)) });
     for (const db of databases) {
       serviceEnv.set(db.service, {
@@ -261,6 +266,8 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
         PAYMENT_PORT: '0',
         INVENTORY_PORT: '0',
         ANALYTICS_PORT: '0',
+        NOTIFICATION_PORT: '0',
+        ...(smtp ? { SMTP_URL: smtp.url } : {}),
         LOG_FORMAT: 'json',
         // The "listening" line is at info; the jest setup's LOG_LEVEL=error is for in-process logs.
         LOG_LEVEL: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'info',
@@ -280,6 +287,7 @@ export async function launchDistributed(env: NodeJS.ProcessEnv, options: { nodeA
     namespace,
     blobConnectionString: env.AZURE_STORAGE_CONNECTION_STRING ?? azurite!.connectionString,
     archiveContainer,
+    smtp,
     databaseUrls: Object.fromEntries(databases.map((db) => [db.service, db.url])) as Record<ServiceName, string>,
     pids: () => Object.fromEntries([...processes].filter(([, p]) => p.running).map(([service, p]) => [service, p.pid])),
     kill: async (service, signal = 'SIGKILL') => {

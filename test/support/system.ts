@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { pglitePoolDriver } from '@app/persistence';
+import type { SmtpSink } from '@app/platform';
 import { startEmbedded } from '../../services/embedded/src/embedded';
 import { launchDistributed, type DistributedSystem as LaunchedSystem } from './distributed';
 import { Fingerprint, type Query } from './fingerprint';
@@ -11,11 +12,13 @@ export type { ServiceName } from './distributed';
 export type DistributedSystem = LaunchedSystem & { fingerprint: Fingerprint };
 
 export interface SystemUnderTest {
-  urls: { order: string; payment: string; inventory: string; analytics: string };
+  urls: { order: string; payment: string; inventory: string; analytics: string; notification: string };
   adminToken: string;
   /** Where the analytics archive is (Azurite), for reading the blobs directly. */
   blobConnectionString: string;
   archiveContainer: string;
+  /** The SMTP server the customers' emails reach: a sink that keeps what it received. */
+  smtp?: SmtpSink;
   /** Row counts of every service's tables, read through each service's own database. */
   fingerprint: Fingerprint;
   stop(): Promise<void>;
@@ -28,6 +31,7 @@ const testDefaults: NodeJS.ProcessEnv = {
   PAYMENT_PORT: '0',
   INVENTORY_PORT: '0',
   ANALYTICS_PORT: '0',
+  NOTIFICATION_PORT: '0',
   RETRY_IMMEDIATE: '1',
   RETRY_DELAYED: '2',
   RETRY_BASE_DELAY_MS: '50',
@@ -61,12 +65,13 @@ export async function startSystem(env: NodeJS.ProcessEnv = {}): Promise<SystemUn
     const pool = new PglitePool({}) as { query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }> };
     return async (sql) => (await pool.query(sql)).rows;
   };
-  const services = ['order', 'payment', 'inventory', 'analytics'];
+  const services = ['order', 'payment', 'inventory', 'analytics', 'notification'];
   return {
     urls: system.urls,
     adminToken: system.adminToken,
     blobConnectionString: system.blobConnectionString,
     archiveContainer: 'analytics-archive',
+    smtp: system.smtp,
     fingerprint: new Fingerprint(Object.fromEntries(services.map((s) => [s, { query: query(s), schema: s }]))),
     stop: () => system.stop(),
   };

@@ -18,19 +18,56 @@ export const CancellationReason = {
 export type CancellationReason = (typeof CancellationReason)[keyof typeof CancellationReason];
 export const cancellationReasonSchema = z.enum(['PAYMENT_DECLINED', 'OUT_OF_STOCK', 'CUSTOMER_REQUEST', 'TIMEOUT', 'PROCESSING_FAILED']);
 
-/** Event: a customer placed an order; starts the saga. Payment reacts. */
+/** A line of OrderPlaced v2 on: the v1 line and what it comes to (quantity × unit price). */
+export const pricedLineSchema = orderLineSchema.extend({ lineTotal: amountMinor });
+export type PricedLine = z.infer<typeof pricedLineSchema>;
+
+export const pricedLines = (lines: readonly OrderLine[]): PricedLine[] => lines.map((l) => ({ ...l, lineTotal: l.quantity * l.unitPrice }));
+
+/** Where the customer hears of the order's outcome; null when the order gave none. */
+export const customerEmailSchema = z.string().email().max(254).nullable();
+
+const orderPlacedV1 = z.object({
+  orderId: z.string().uuid(),
+  customerId: z.string().min(1).max(64),
+  items: z.array(orderLineSchema).min(1),
+  total: amountMinor,
+  currency: z.string().length(3),
+});
+
+/**
+ * Event: a customer placed an order; starts the saga. Payment reacts.
+ *
+ * v2 (breaking: two new required fields) carries each line's total and the customer's email,
+ * for the notification the order's outcome sends. A v1 message (still in a queue, a DLQ, Kafka
+ * or the archive) is upcast: its line totals computed, its email null (v1 orders gave none).
+ */
 export const OrderPlaced = {
   type: 'OrderPlaced',
-  version: 1,
-  schema: z.object({
-    orderId: z.string().uuid(),
-    customerId: z.string().min(1).max(64),
-    items: z.array(orderLineSchema).min(1),
-    total: amountMinor,
-    currency: z.string().length(3),
-  }),
+  version: 2,
+  schema: orderPlacedV1.extend({ items: z.array(pricedLineSchema).min(1), email: customerEmailSchema }),
+  older: [
+    {
+      version: 1,
+      schema: orderPlacedV1,
+      upcast: (p: z.infer<typeof orderPlacedV1>) => ({
+        ...p,
+        items: pricedLines(p.items),
+        email: null,
+      }),
+    },
+  ],
 } as const;
 export type OrderPlaced = z.infer<typeof OrderPlaced.schema>;
+
+/**
+ * What the outcome events carry for whoever tells the customer (additive, optional: an event of
+ * an order placed before OrderPlaced v2 has neither).
+ */
+const forTheCustomer = {
+  email: customerEmailSchema.optional(),
+  items: z.array(pricedLineSchema).min(1).optional(),
+};
 
 /** Event: the saga completed; the order is confirmed. */
 export const OrderConfirmed = {
@@ -42,6 +79,7 @@ export const OrderConfirmed = {
     total: amountMinor,
     currency: z.string().length(3),
     placedAt: z.string().datetime({ offset: true }),
+    ...forTheCustomer,
   }),
 } as const;
 export type OrderConfirmed = z.infer<typeof OrderConfirmed.schema>;
@@ -57,6 +95,7 @@ export const OrderCancelled = {
     total: amountMinor,
     currency: z.string().length(3),
     placedAt: z.string().datetime({ offset: true }),
+    ...forTheCustomer,
   }),
 } as const;
 export type OrderCancelled = z.infer<typeof OrderCancelled.schema>;

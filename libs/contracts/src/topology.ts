@@ -16,5 +16,7 @@ export const sagaTopology: Record<string, string[]> = {
   ],
   payment: ['order.order-placed', 'order.refund-payment'],
   inventory: ['payment.payment-authorized', 'order.release-stock'],
+  // The saga's outcomes, for the customer's email; their queue shows them in the management UI.
+  notification: ['order.order-confirmed', 'order.order-cancelled'],
 };
 // Analytics reads the event stream (Kafka), not this exchange.

@@ -36,6 +36,49 @@ describe('upcasting (a message of an older version, at the consumer’s edge)', 
   });
 });
 
+describe('OrderPlaced v1 → v2 (line totals and the customer’s email)', () => {
+  const v1 = {
+    orderId: '3f1d7a43-2d5b-4c55-9b0c-3a3b3f0f4a11',
+    customerId: 'alice',
+    items: [
+      { sku: 'KB-001', quantity: 2, unitPrice: 8900 },
+      { sku: 'CB-005', quantity: 1, unitPrice: 990 },
+    ],
+    total: 18_790,
+    currency: 'USD',
+  };
+
+  it.each<[string, number, unknown, unknown]>([
+    [
+      'a v1 message gets its line totals, and no email',
+      1,
+      v1,
+      {
+        ...v1,
+        items: [
+          { sku: 'KB-001', quantity: 2, unitPrice: 8900, lineTotal: 17_800 },
+          { sku: 'CB-005', quantity: 1, unitPrice: 990, lineTotal: 990 },
+        ],
+        email: null,
+      },
+    ],
+    ['a v2 message is taken as it is', 2, { ...v1, items: [], email: 'a@example.com' }, { ...v1, items: [], email: 'a@example.com' }],
+  ])('%s', (_, version, payload, newest) => {
+    expect(upcastPayload(OrderPlaced, version, payload)).toEqual(newest);
+    if (version === 1) expect(OrderPlaced.schema.safeParse(newest).success).toBe(true);
+  });
+
+  it('refuses a v1 payload its own schema refuses, naming the field', () => {
+    expect(() => upcastPayload(OrderPlaced, 1, { ...v1, items: [] })).toThrow(/invalid OrderPlaced v1 payload: items/);
+  });
+
+  it('is a breaking change the check would have refused without a new version', () => {
+    const v1File = contractSchemas().find((c) => c.type === 'OrderPlaced' && c.version === 1)!;
+    const v2 = contractSchemas().find((c) => c.type === 'OrderPlaced' && c.version === 2)!;
+    expect(breakingChanges(v1File.schema, v2.schema).sort()).toEqual(['$.email: new required field', '$.items[].lineTotal: new required field'].sort());
+  });
+});
+
 describe('every contract', () => {
   it('names its version, and producers send it', () => {
     for (const c of Object.values(contracts)) expect([c.type, Number.isInteger(c.version) && c.version >= 1]).toEqual([c.type, true]);
@@ -55,7 +98,7 @@ describe('every contract', () => {
 
   it('fails the check on a breaking change to a committed version (a field removed)', () => {
     const current = contractSchemas().map((c) => {
-      if (c.type !== 'OrderPlaced') return c;
+      if (c.type !== 'OrderPlaced' || c.version !== OrderPlaced.version) return c;
       const { customerId: _removed, ...properties } = c.schema.properties as Record<string, JsonSchema>;
       return { ...c, schema: { ...c.schema, properties, required: (c.schema.required as string[]).filter((r) => r !== 'customerId') } };
     });

@@ -16,7 +16,14 @@ function placed(): Envelope<OrderPlaced> {
     type: OrderPlaced.type,
     key: orderId,
     source: 'order',
-    payload: { orderId, customerId: 'alice', items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100 }], total: 100, currency: 'USD' },
+    payload: {
+      orderId,
+      customerId: 'alice',
+      items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100, lineTotal: 100 }],
+      total: 100,
+      currency: 'USD',
+      email: null,
+    },
   });
 }
 

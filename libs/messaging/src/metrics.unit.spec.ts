@@ -16,7 +16,14 @@ const placed = (occurredAt = new Date()): Envelope<OrderPlaced> =>
     key: orderId,
     source: 'order',
     occurredAt,
-    payload: { orderId, customerId: 'alice', items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100 }], total: 100, currency: 'USD' },
+    payload: {
+      orderId,
+      customerId: 'alice',
+      items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100, lineTotal: 100 }],
+      total: 100,
+      currency: 'USD',
+      email: null,
+    },
   });
 
 /** A series' value; for a histogram, pass `series` ('_sum', '_count'), else the first bucket would answer. */

@@ -16,3 +16,4 @@ export * from './metrics/registry';
 export * from './metrics/http.metrics';
 export * from './tracing/tracing';
 export * from './tracing/http.tracing';
+export * from './smtp/smtp-sink';

@@ -13,19 +13,22 @@ import {
   type ServiceInfrastructure,
 } from '@app/messaging';
 import { openPglite } from '@app/persistence';
-import { boundPort, configureTracing, createLogger, shutdownTracing, startAzurite, startHttpService } from '@app/platform';
+import { boundPort, configureTracing, createLogger, shutdownTracing, startAzurite, startHttpService, startSmtpSink, type SmtpSink } from '@app/platform';
 import { AnalyticsModule, loadAnalyticsConfig } from '../../analytics/src';
 import { InventoryModule, loadInventoryConfig } from '../../inventory/src';
 import { loadOrderConfig, OrderModule } from '../../order/src';
 import { loadPaymentConfig, PaymentModule } from '../../payment/src';
+import { loadNotificationConfig, NotificationModule } from '../../notification/src';
 
 export interface EmbeddedSystem {
-  urls: { order: string; payment: string; inventory: string; analytics: string };
+  urls: { order: string; payment: string; inventory: string; analytics: string; notification: string };
   adminToken: string;
   transport: InMemoryTransport;
   stream: InMemoryEventStream;
   /** The archive's Azure Blob endpoint (Azurite in this process), for Azure Storage Explorer. */
   blobConnectionString: string;
+  /** The mail server Notification sends to: an in-process SMTP sink that keeps what it received, unless SMTP_URL names one. */
+  smtp?: SmtpSink;
   /** The one in-process PostgreSQL (a schema per service), for tools in this process (the benchmark). */
   pglite: Awaited<ReturnType<typeof openPglite>>;
   stop(): Promise<void>;
@@ -50,6 +53,12 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
   const azurite = env.AZURE_STORAGE_CONNECTION_STRING ? undefined : await startEmbeddedAzurite(env.AZURITE_BLOB_PORT, logger);
   const blobConnectionString = env.AZURE_STORAGE_CONNECTION_STRING ?? azurite!.connectionString;
   serviceEnv.AZURE_STORAGE_CONNECTION_STRING = blobConnectionString;
+  // A real SMTP server in this process (on a free port) for the customers' emails, unless SMTP_URL names one.
+  const smtp = env.SMTP_URL ? undefined : await startSmtpSink();
+  if (smtp) {
+    serviceEnv.SMTP_URL = smtp.url;
+    logger.info('customers’ emails go to an in-process SMTP sink; GET /api/notifications on Notification lists them', { smtp: smtp.url });
+  }
 
   const pglite = await openPglite(dataDir === 'memory' ? undefined : join(dataDir, 'embedded'));
   const transport = new InMemoryTransport({ startHeld: true, duplicateDelivery: duplicateDeliveryFromEnv(serviceEnv) });
@@ -64,6 +73,7 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
     await transport.close();
     await stream.close();
     await azurite?.close();
+    await smtp?.close();
     await pglite.close();
     await shutdownTracing();
   };
@@ -85,11 +95,13 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
     const payment = loadPaymentConfig(serviceEnv);
     const inventory = loadInventoryConfig(serviceEnv);
     const analytics = loadAnalyticsConfig(serviceEnv);
+    const notification = loadNotificationConfig(serviceEnv);
     const urls = {
       order: await start('order', OrderModule.register(infra('order'), order), order),
       payment: await start('payment', PaymentModule.register(infra('payment'), payment), payment),
       inventory: await start('inventory', InventoryModule.register(infra('inventory'), inventory), inventory),
       analytics: await start('analytics', AnalyticsModule.register(infra('analytics'), analytics), analytics),
+      notification: await start('notification', NotificationModule.register(infra('notification'), notification), notification),
     };
     // Every queue is declared now: let messages flow.
     await transport.open();
@@ -100,6 +112,7 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
       transport,
       stream,
       blobConnectionString,
+      smtp,
       pglite,
       stop: async () => {
         if (stopped) return;

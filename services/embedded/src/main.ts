@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { closeOnSignals, createLogger } from '@app/platform';
 import { startEmbedded } from './embedded';
 
-/** `npm start`: the four services in one process, no infrastructure needed. */
+/** `npm start`: the five services in one process, no infrastructure needed. */
 async function main(): Promise<void> {
   const system = await startEmbedded();
   const logger = createLogger({ service: 'embedded' });

@@ -6,6 +6,7 @@ import { ORDER_CONFIG, type OrderConfig } from './config';
 import { OrderTables1763769600001 } from './migrations/1763769600001-order-tables';
 import { OrderListIndexes1764547200001 } from './migrations/1764547200001-order-list-indexes';
 import { OrderTraceParent1764806400001 } from './migrations/1764806400001-order-trace-parent';
+import { OrderEmail1765065600001 } from './migrations/1765065600001-order-email';
 import { CancelOrderHttp } from './orders/cancel-order/cancel-order.http';
 import { GetOrderHttp } from './orders/get-order/get-order.http';
 import { OrderEntity, OrderTimelineEntity } from './orders/order.entity';
@@ -33,7 +34,7 @@ export class OrderModule {
           infrastructure,
           adminToken: config.adminToken,
           entities: [OrderEntity, OrderTimelineEntity, ProductEntity],
-          migrations: [OrderTables1763769600001, OrderListIndexes1764547200001, OrderTraceParent1764806400001],
+          migrations: [OrderTables1763769600001, OrderListIndexes1764547200001, OrderTraceParent1764806400001, OrderEmail1765065600001],
           handlers: OrderSagaHandlers,
           sagaDeadLetters: true,
         }),

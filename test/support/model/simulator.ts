@@ -1,3 +1,4 @@
+import { pricedLines } from '@app/contracts';
 import { unreachable } from '@app/messaging';
 import type { OrderStatus, SagaInput } from '../../../services/order/src/saga/order-saga';
 import type { Account } from '../../../services/payment/src/payments/payment.decide';
@@ -129,7 +130,7 @@ export class SagaSimulator {
     // POST /api/orders: the order and its OrderPlaced are written in one statement.
     for (const o of world.orders) {
       const { orderId, customerId, items, total, currency } = o;
-      this.publish(message('OrderPlaced', { orderId, customerId, items, total, currency }, 'order', this.newId(), null));
+      this.publish(message('OrderPlaced', { orderId, customerId, items: pricedLines(items), total, currency, email: null }, 'order', this.newId(), null));
     }
   }
 

@@ -24,7 +24,14 @@ function placed(orderId = '5c1e6f8e-9a3b-4f0e-8d3c-2b1a0f9e8d7c', n = 1): Envelo
     type: OrderPlaced.type,
     key: orderId,
     source: 'order',
-    payload: { orderId, customerId: 'alice', items: [{ sku: 'KB-001', quantity: n, unitPrice: 100 }], total: 100 * n, currency: 'USD' },
+    payload: {
+      orderId,
+      customerId: 'alice',
+      items: [{ sku: 'KB-001', quantity: n, unitPrice: 100, lineTotal: 100 * n }],
+      total: 100 * n,
+      currency: 'USD',
+      email: null,
+    },
   });
 }
 

@@ -280,7 +280,7 @@ export class Archiver {
   private async projectPending(s: PartitionState): Promise<void> {
     const pending = s.items.filter((i) => !i.projected);
     if (pending.length === 0) return;
-    await this.project(pending.flatMap((i) => (i.parsed.kind === 'event' ? [i.parsed.envelope] : [])));
+    await this.project(pending.flatMap((i) => (i.parsed.kind === 'event' ? [i.parsed.newest] : [])));
     for (const i of pending) i.projected = true;
   }
 

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { z } from 'zod';
+import { contracts, upcastPayload, type Envelope } from '@app/contracts';
 import { AdminGuard, conflict, fromDependency, notFound, parseRequest, unavailable } from '@app/platform';
 import { parseOffsets } from './archive-blob';
 import { ARCHIVE_STORE, InvalidContinuationToken, type ArchiveStore } from './archive-store';
@@ -41,6 +42,9 @@ const verificationBody = z
   .refine((b) => b.partition === undefined || b.topic !== undefined, { path: ['partition'], message: 'a partition needs its topic' });
 
 const verificationId = z.string().uuid('a verification id as returned by POST');
+
+/** `as=stored` (the default): each event as it was archived; `as=newest`: upcast to its contract's newest version (ADR 0010). */
+const readQuery = z.object({ as: z.enum(['stored', 'newest']).default('stored') }).strict();
 
 @Controller('api/analytics/archives')
 export class ArchivesHttp {
@@ -121,9 +125,15 @@ export class ArchivesHttp {
     return job;
   }
 
-  /** The events of one blob, as NDJSON (one `{topic, partition, offset, timestamp, event}` per line). */
+  /**
+   * The events of one blob, as NDJSON (one `{topic, partition, offset, timestamp, event}` per
+   * line): as archived, or with `?as=newest` each event as its contract's newest version, so a
+   * reader of years of archive handles one shape (an event that cannot be upcast is left as
+   * stored, with `upcastError` beside it).
+   */
   @Get('*name')
-  async blob(@Param('name') name: string | string[], @Res() res: Response) {
+  async blob(@Param('name') name: string | string[], @Query() query: unknown, @Res() res: Response) {
+    const { as } = parseRequest(readQuery, query);
     const raw = Array.isArray(name) ? name.join('/') : name;
     // Parsed with the archive's own naming grammar; anything it would not write is refused
     // before the name gets near the store (whose URL building resolves `..`).
@@ -135,10 +145,11 @@ export class ArchivesHttp {
     }
     const body = await fromDependency('the archive store', () => this.store.read(raw));
     if (!body) throw notFound(`archive blob ${raw}`);
+    const ndjson = await gunzipAsync(body);
     res
       .status(200)
       .type('application/x-ndjson')
-      .send(await gunzipAsync(body));
+      .send(as === 'stored' ? ndjson : upcastLines(ndjson.toString('utf8')));
   }
 
   private get verifications(): ArchiveVerifications {
@@ -150,4 +161,23 @@ export class ArchivesHttp {
   private location(id: string): string {
     return `/api/analytics/archives/verifications/${id}`;
   }
+}
+
+/** Each archived line with its event as the newest version of its contract. */
+export function upcastLines(ndjson: string): string {
+  return ndjson
+    .split('\n')
+    .map((line) => {
+      if (!line) return line;
+      const entry = JSON.parse(line) as { event: Envelope };
+      const contract = contracts[entry.event.type];
+      if (!contract || entry.event.version === contract.version) return line;
+      try {
+        const payload = upcastPayload(contract, entry.event.version, entry.event.payload);
+        return JSON.stringify({ ...entry, event: { ...entry.event, version: contract.version, payload } });
+      } catch (error) {
+        return JSON.stringify({ ...entry, upcastError: error instanceof Error ? error.message : String(error) });
+      }
+    })
+    .join('\n');
 }

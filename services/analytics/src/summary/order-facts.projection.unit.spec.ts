@@ -20,7 +20,11 @@ const order = { orderId, customerId: 'alice', total: 8900, currency: 'USD' };
 const event = <P>(type: string, payload: P, at: string, source = 'order'): Envelope =>
   createEnvelope({ type, payload, key: orderId, source, occurredAt: new Date(at) });
 
-const placed = event<OrderPlaced>(OrderPlaced.type, { ...order, items: [{ sku: 'KB-001', quantity: 1, unitPrice: 8900 }] }, placedAt);
+const placed = event<OrderPlaced>(
+  OrderPlaced.type,
+  { ...order, items: [{ sku: 'KB-001', quantity: 1, unitPrice: 8900, lineTotal: 8900 }], email: null },
+  placedAt,
+);
 const confirmed = event<OrderConfirmed>(OrderConfirmed.type, { ...order, placedAt }, confirmedAt);
 const cancelled = (reason: CancellationReason, at = cancelledAt) => event<OrderCancelled>(OrderCancelled.type, { ...order, reason, placedAt }, at);
 const paymentAuthorized = event<PaymentAuthorized>(

@@ -26,6 +26,7 @@ export class OrderEntity {
   @Column({ name: 'deadline_at', type: Date }) deadlineAt: Date;
   /** The traceparent of the request that placed it (tracing on): the deadline continues its trace. */
   @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true }) traceParent: string | null;
+  @Column({ type: 'varchar', length: 254, nullable: true }) email: string | null;
   @Column({ name: 'completed_at', type: Date, nullable: true }) completedAt: Date | null;
   @CreateDateColumn({ name: 'created_at' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at' }) updatedAt: Date;

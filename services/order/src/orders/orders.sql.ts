@@ -15,6 +15,8 @@ export interface OrderRow {
   total: number;
   currency: string;
   items: OrderLine[];
+  /** Where the customer hears of the outcome (null: the order gave none). */
+  email: string | null;
   correlationId: string;
   deadlineAt: Date;
   completedAt: Date | null;
@@ -56,7 +58,7 @@ export function withSagaState(o: OrderRow, s: SagaState): OrderRow {
 }
 
 const columns =
-  'id, customer_id, status, cancellation_reason, payment_state, stock_state, refund_requested, release_requested, total, currency, items, correlation_id, deadline_at, completed_at, created_at, updated_at';
+  'id, customer_id, status, cancellation_reason, payment_state, stock_state, refund_requested, release_requested, total, currency, items, email, correlation_id, deadline_at, completed_at, created_at, updated_at';
 
 /**
  * The saga's statements: one to lock and load every order of a batch, one to write what the
@@ -110,6 +112,7 @@ export function orderOf(r: Raw): OrderRow {
     total: Number(r.total),
     currency: String(r.currency),
     items: (typeof r.items === 'string' ? JSON.parse(r.items) : r.items) as OrderLine[],
+    email: (r.email as string | null | undefined) ?? null,
     correlationId: String(r.correlation_id),
     deadlineAt: date(r.deadline_at),
     completedAt: r.completed_at === null || r.completed_at === undefined ? null : date(r.completed_at),

@@ -15,6 +15,7 @@ import {
   type Envelope,
   type MessageOf,
   OrderDeadlineReached,
+  pricedLines,
 } from '@app/contracts';
 import { asMessage, handled, LOGGER, on, unreachable, type BatchHandler, type MessageResult, type MessagesOf, type Tx } from '@app/messaging';
 import { CLOCK, type Clock, type Logger } from '@app/platform';
@@ -153,6 +154,7 @@ export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions
           total: order.total,
           currency: order.currency,
           placedAt: order.createdAt.toISOString(),
+          ...forTheCustomer(order),
         };
         return createEnvelope({ ...base, type: OrderConfirmed.type, payload });
       }
@@ -164,6 +166,7 @@ export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions
           total: order.total,
           currency: order.currency,
           placedAt: order.createdAt.toISOString(),
+          ...forTheCustomer(order),
         };
         return createEnvelope({ ...base, type: OrderCancelled.type, payload });
       }
@@ -179,4 +182,9 @@ export class OrderSagaHandlers implements BatchHandler<typeof orderSubscriptions
         return unreachable(out);
     }
   }
+}
+
+/** What the outcome events carry for Notification: where to write, and the order's lines. */
+function forTheCustomer(order: OrderRow): Pick<OrderConfirmed, 'email' | 'items'> {
+  return { email: order.email, items: pricedLines(order.items) };
 }

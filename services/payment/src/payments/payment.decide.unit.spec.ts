@@ -16,14 +16,14 @@ const orderId = '8f0c2a0e-6c1b-4a4e-9d5e-2f8e7a1b3c4d';
 const paymentId = '1d2e3f40-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const newPaymentId = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const items = [
-  { sku: 'KB-001', quantity: 1, unitPrice: 8900 },
-  { sku: 'CB-005', quantity: 2, unitPrice: 990 },
+  { sku: 'KB-001', quantity: 1, unitPrice: 8900, lineTotal: 8900 },
+  { sku: 'CB-005', quantity: 2, unitPrice: 990, lineTotal: 1980 },
 ];
 const total = 10_880;
 
 const orderPlaced = (over: Partial<OrderPlaced> = {}): PaymentInput => ({
   type: 'OrderPlaced',
-  payload: { orderId, customerId: 'alice', items, total, currency: 'USD', ...over },
+  payload: { orderId, customerId: 'alice', items, total, currency: 'USD', email: null, ...over },
   newPaymentId,
 });
 const refundPayment = (reason: RefundPayment['reason'] = 'OUT_OF_STOCK'): PaymentInput => ({

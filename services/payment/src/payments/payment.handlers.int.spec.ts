@@ -29,7 +29,7 @@ const placed = (customerId: string, total: number): PaymentMessage => {
     type: 'OrderPlaced',
     key: orderId,
     source: 'order',
-    payload: { orderId, customerId, items: [{ sku: 'SKU-1', quantity: 1, unitPrice: total }], total, currency: 'USD' },
+    payload: { orderId, customerId, items: [{ sku: 'SKU-1', quantity: 1, unitPrice: total, lineTotal: total }], total, currency: 'USD', email: null },
   });
   return { ...envelope, type: 'OrderPlaced' };
 };

@@ -48,9 +48,10 @@ const worlds: fc.Arbitrary<World> = fc
     orders: orders.map((o, i) => ({
       orderId: uuid(i + 1),
       customerId: `c${(o.customer % balances.length) + 1}`,
-      items: [{ sku: 'A', quantity: 1, unitPrice: o.total }],
+      items: [{ sku: 'A', quantity: 1, unitPrice: o.total, lineTotal: o.total }],
       total: o.total,
       currency: CURRENCY,
+      email: null,
     })),
   }));
 

@@ -1,7 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { createEnvelope, CURRENCY, customerIdPattern, MAX_AMOUNT_MINOR, OrderPlaced, routingKeyFor, skuPattern, toMajor, type OrderLine } from '@app/contracts';
+import {
+  createEnvelope,
+  CURRENCY,
+  customerIdPattern,
+  MAX_AMOUNT_MINOR,
+  OrderPlaced,
+  pricedLines,
+  routingKeyFor,
+  skuPattern,
+  toMajor,
+  type OrderLine,
+} from '@app/contracts';
 import { inDatabaseSpan, OutboxDispatcher, SQL_DATABASE } from '@app/messaging';
 import type { SqlDatabase } from '@app/persistence';
 import { activeTraceparent, CLOCK, unprocessable, type Clock } from '@app/platform';
@@ -25,6 +36,8 @@ export function placeOrderSchema(maxItems: number) {
         )
         .min(1, 'at least one item')
         .max(maxItems, `at most ${maxItems} items`),
+      /** Where the order's outcome is emailed (optional: without it, no email is sent). */
+      email: z.string().trim().max(254).email('an email address').optional(),
     })
     .strict()
     .superRefine((body, ctx) => {
@@ -209,7 +222,7 @@ export class PlaceOrder {
       source: SERVICE,
       correlationId,
       occurredAt: now,
-      payload: { orderId: id, customerId: request.customerId, items: lines, total, currency: CURRENCY },
+      payload: { orderId: id, customerId: request.customerId, items: pricedLines(lines), total, currency: CURRENCY, email: request.email ?? null },
     });
     // The saga's trace begins with the request that placed the order.
     if (w.traceparent) placed.traceparent = w.traceparent;
@@ -228,6 +241,7 @@ export class PlaceOrder {
         messageId: placed.messageId,
         envelope: JSON.stringify(placed),
         traceParent: w.traceparent ?? null,
+        email: request.email ?? null,
       },
       placed: { id, status: 'PENDING', total, currency: CURRENCY },
     };
@@ -240,6 +254,6 @@ const differentBody = () =>
   ]);
 
 function hashRequest(request: PlaceOrderRequest): string {
-  const canonical = JSON.stringify({ customerId: request.customerId, items: request.items.map((i) => [i.sku, i.quantity]) });
+  const canonical = JSON.stringify({ customerId: request.customerId, items: request.items.map((i) => [i.sku, i.quantity]), email: request.email ?? null });
   return createHash('sha256').update(canonical).digest('hex');
 }

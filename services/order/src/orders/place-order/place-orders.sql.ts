@@ -15,6 +15,7 @@ export interface NewOrder {
   messageId: string;
   envelope: string;
   traceParent: string | null;
+  email: string | null;
 }
 
 /**
@@ -33,13 +34,13 @@ export const placeOrdersSql = {
         o AS (
           INSERT INTO orders (id, customer_id, status, cancellation_reason, payment_state, stock_state, refund_requested, release_requested,
                               total, currency, items, correlation_id, idempotency_key, request_hash, deadline_at, completed_at, created_at, updated_at,
-                              trace_parent)
+                              trace_parent, email)
           SELECT x.id, x.customer_id, 'PENDING', NULL, 'UNKNOWN', 'UNKNOWN', false, false,
                  x.total, x.currency, x.items, x.correlation_id, x.idempotency_key, x.request_hash, x.deadline_at, NULL, x.created_at, x.created_at,
-                 x.trace_parent
+                 x.trace_parent, x.email
             FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::text[], $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[],
-                        $15::text[])
-                 AS x(id, customer_id, total, currency, items, correlation_id, idempotency_key, request_hash, deadline_at, created_at, trace_parent)
+                        $15::text[], $16::text[])
+                 AS x(id, customer_id, total, currency, items, correlation_id, idempotency_key, request_hash, deadline_at, created_at, trace_parent, email)
            WHERE (SELECT stale FROM fresh) = 0
           ON CONFLICT (idempotency_key) DO NOTHING
           RETURNING id),
@@ -65,13 +66,13 @@ export const placeOrdersSql = {
 
       INSERT INTO orders (id, customer_id, status, cancellation_reason, payment_state, stock_state, refund_requested, release_requested,
                           total, currency, items, correlation_id, idempotency_key, request_hash, deadline_at, completed_at, created_at, updated_at,
-                          trace_parent)
+                          trace_parent, email)
       OUTPUT inserted.id INTO @o
       SELECT x.id, x.customer_id, 'PENDING', NULL, 'UNKNOWN', 'UNKNOWN', 0, 0, x.total, x.currency, x.items, x.correlation_id, x.idempotency_key,
-             x.request_hash, x.deadline_at, NULL, x.created_at, x.created_at, x.trace_parent
+             x.request_hash, x.deadline_at, NULL, x.created_at, x.created_at, x.trace_parent, x.email
         FROM OPENJSON(@1) WITH (id nvarchar(36), customer_id nvarchar(64), total bigint, currency nvarchar(3), items nvarchar(max),
              correlation_id nvarchar(200), idempotency_key nvarchar(200), request_hash nvarchar(64), deadline_at datetimeoffset, created_at datetimeoffset,
-             trace_parent varchar(55)) x
+             trace_parent varchar(55), email nvarchar(254)) x
        WHERE @stale = 0 AND (x.idempotency_key IS NULL OR NOT EXISTS (SELECT 1 FROM orders e WITH (UPDLOCK, HOLDLOCK) WHERE e.idempotency_key = x.idempotency_key));
 
       INSERT INTO order_timeline (order_id, type, source, message_id, note, occurred_at)
@@ -120,6 +121,7 @@ export async function insertOrders(s: SqlSession, prices: Array<{ sku: string; v
             orders.map((o) => o.messageId),
             orders.map((o) => o.envelope),
             orders.map((o) => o.traceParent),
+            orders.map((o) => o.email),
           ],
           { prepare: true },
         )
@@ -140,6 +142,7 @@ export async function insertOrders(s: SqlSession, prices: Array<{ sku: string; v
               message_id: o.messageId,
               envelope: o.envelope,
               trace_parent: o.traceParent,
+              email: o.email,
             })),
           ),
         ]);
