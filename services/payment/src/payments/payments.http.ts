@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { toMajor } from '@app/contracts';
-import { parseRequest, decodeCursor, pageOf, pageQuery } from '@app/platform';
+import { ApiOperation, parseRequest, decodeCursor, pageOf, pageQuery } from '@app/platform';
 import { customerIdParam } from '../accounts/accounts.http';
 import { PaymentEntity } from './payment.entity';
 
@@ -34,6 +34,11 @@ export class PaymentsHttp {
   constructor(private readonly dataSource: DataSource) {}
 
   @Get()
+  @ApiOperation({
+    summary: 'An order`s or a customer`s payments, newest first, a page at a time (orderId or customerId is required)',
+    query: listQuery,
+    example: { query: { customerId: 'alice' } },
+  })
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
     const qb = this.dataSource.getRepository(PaymentEntity).createQueryBuilder('p');

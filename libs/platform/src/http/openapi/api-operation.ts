@@ -10,7 +10,10 @@ export const API_OPERATION = Symbol('API_OPERATION');
  */
 export type SchemaOf<C> = z.ZodType | ((controller: C) => z.ZodType);
 
-/** A response status: its description, and the schema of a JSON answer where one exists. */
+/**
+ * A response status: its description, and the schema of a JSON answer where one exists. An error
+ * status without a schema answers application/problem+json.
+ */
 export type ApiResponse = string | { description: string; schema?: z.ZodType };
 
 export interface ApiOperationSpec<C = never> {

@@ -127,7 +127,7 @@ function operation(route: DiscoveredRoute, spec: ApiOperationSpec<object>, param
     const r = declared[status];
     const { description, schema } = typeof r === 'string' ? { description: r, schema: undefined } : r;
     responses[status] =
-      status >= 400
+      status >= 400 && !schema
         ? problemResponse(description)
         : { description, ...(schema ? { content: { 'application/json': { schema: jsonSchema(schema, 'output') } } } : {}) };
   }
