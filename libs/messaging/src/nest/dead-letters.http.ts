@@ -42,7 +42,7 @@ export class DeadLettersController {
   /** Oldest first, a page at a time, as far as MAX_DEAD_LETTER_POSITION into the queue. */
   @Get()
   @ApiOperation({
-    summary: 'This service`s dead letters, oldest first, a page at a time',
+    summary: "This service's dead letters, oldest first, a page at a time",
     query: listQuery,
     example: { query: { limit: '50' } },
     responses: { 503: 'The broker is unavailable' },
@@ -78,7 +78,7 @@ export class DeadLettersController {
   /** Back to this service's queue, attempts reset; the inbox absorbs an already-applied one. */
   @Post('replay')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Replay every dead letter to this service`s queue, attempts reset' })
+  @ApiOperation({ summary: "Replay every dead letter to this service's queue, attempts reset" })
   async replayAll() {
     return { queue: this.queue, replayed: await this.transport.replayDeadLetters(this.queue) };
   }

@@ -123,7 +123,7 @@ export class ArchivesHttp {
     example: { body: { topic: 'order-events' } },
     responses: {
       202: 'Started: the verification, running',
-      409: 'A verification is already running; the problem`s `location` names it',
+      409: "A verification is already running; the problem's `location` names it",
       503: 'The event stream or the archive is unavailable',
     },
   })

@@ -26,7 +26,7 @@ export class ReservationsHttp {
   /** An order's reservation (at most one), as a list so "none yet" is not an error. */
   @Get()
   @ApiOperation({
-    summary: 'An order`s reservation (at most one), as a list',
+    summary: "An order's reservation (at most one), as a list",
     query: listQuery,
     example: { query: { orderId: '3f0c9a52-8d7e-4b1a-9c55-2e6f1d0b7a34' } },
   })

@@ -24,7 +24,7 @@ export class AccountsHttp {
 
   @Get(':customerId')
   @ApiOperation({
-    summary: 'A customer`s account: balance and currency',
+    summary: "A customer's account: balance and currency",
     params: { customerId: customerIdParam },
     example: { params: { customerId: 'alice' } },
     responses: { 404: 'No account for this customer' },

@@ -35,7 +35,7 @@ export class PaymentsHttp {
 
   @Get()
   @ApiOperation({
-    summary: 'An order`s or a customer`s payments, newest first, a page at a time (orderId or customerId is required)',
+    summary: "An order's or a customer's payments, newest first, a page at a time (orderId or customerId is required)",
     query: listQuery,
     example: { query: { customerId: 'alice' } },
   })

@@ -69,7 +69,7 @@ describe('the OpenAPI document', () => {
     expect(paths['/api/widgets/{rest}'].delete['x-undocumented']).toBe(true);
   });
 
-  it('describes the query with the handler`s schema: one parameter per field, required unless optional or defaulted', () => {
+  it("describes the query with the handler's schema: one parameter per field, required unless optional or defaulted", () => {
     const op = paths['/api/widgets'].get;
     expect(op.parameters).toEqual([
       { name: 'colour', in: 'query', required: true, schema: { type: 'string', enum: ['red', 'blue'] }, example: 'red' },
@@ -115,7 +115,7 @@ describe('the OpenAPI document', () => {
     expect(op.parameters[0]).toEqual({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
   });
 
-  it('every example is one the handler`s schemas accept', () => {
+  it("every example is one the handler's schemas accept", () => {
     expect(listQuery.safeParse({ colour: 'red' }).success).toBe(true);
     expect(widgetBody.safeParse(paths['/api/widgets/{id}'].put.requestBody.content['application/json'].example).success).toBe(true);
   });

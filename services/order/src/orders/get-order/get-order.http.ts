@@ -22,7 +22,7 @@ export class GetOrderHttp {
 
   @Get(':id')
   @ApiOperation({
-    summary: 'An order: status, items, total, and the saga`s timeline',
+    summary: "An order: status, items, total, and the saga's timeline",
     params: { id: orderIdParam },
     example: { params: { id: '3f0c9a52-8d7e-4b1a-9c55-2e6f1d0b7a34' } },
     responses: { 404: 'No such order' },
