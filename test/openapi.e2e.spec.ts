@@ -15,7 +15,7 @@ interface Operation {
   'x-undocumented'?: boolean;
   parameters?: Parameter[];
   requestBody?: { required: boolean; content: Record<string, { example?: unknown }> };
-  responses: Record<string, { description: string }>;
+  responses: Record<string, { description: string; content?: Record<string, { schema?: { required?: string[] } }> }>;
   security?: unknown[];
 }
 interface Document {
@@ -99,18 +99,21 @@ describe('OpenAPI documents', () => {
   });
 
   it.each(SERVICES)('%s accepts the example request of every operation', async (service) => {
-    const answers: Array<{ route: string; status: number; documented: boolean }> = [];
+    const answers: Array<{ route: string; status: number; documented: boolean; missingFields: string[] }> = [];
     for (const [path, ops] of Object.entries(documents[service].paths)) {
       for (const [method, op] of Object.entries(ops)) {
         const { url, headers, body } = exampleRequest(path, op);
         const auth: Record<string, string> = op.security ? { authorization: `Bearer ${sut.adminToken}` } : {};
         const r: Reply = await api.request(service, method.toUpperCase(), url, body, { ...headers, ...auth });
-        answers.push({ route: `${method.toUpperCase()} ${path}`, status: r.status, documented: String(r.status) in op.responses });
+        // Where the document gives the answer's schema, the answer has the fields it requires.
+        const required = op.responses[r.status]?.content?.['application/json']?.schema?.required ?? [];
+        const missingFields = required.filter((field) => !(typeof r.body === 'object' && r.body !== null && field in r.body));
+        answers.push({ route: `${method.toUpperCase()} ${path}`, status: r.status, documented: String(r.status) in op.responses, missingFields });
         if (r.status === 400 || r.status === 422) throw new Error(`${method.toUpperCase()} ${url} refused its own example: ${JSON.stringify(r.body)}`);
       }
     }
     // Not refused as invalid, not a crash, and a status the document lists.
-    for (const a of answers) expect(a).toEqual({ route: a.route, status: expect.any(Number), documented: true });
+    for (const a of answers) expect(a).toEqual({ route: a.route, status: expect.any(Number), documented: true, missingFields: [] });
     expect(answers.filter((a) => [400, 401, 403, 415, 422].includes(a.status) || a.status === 500)).toEqual([]);
   });
 

@@ -11,7 +11,9 @@ export const customerIdParam = z.string().regex(customerIdPattern, '1-64 letters
 const accountBody = z.object({ balance: majorAmount, simulateGatewayError: z.boolean().optional() }).strict();
 
 /** The public shape of an account (money in major units). */
-const view = (a: AccountEntity) => ({
+const accountView = z.object({ customerId: z.string(), balance: z.number(), currency: z.string(), simulateGatewayError: z.boolean() });
+
+const view = (a: AccountEntity): z.output<typeof accountView> => ({
   customerId: a.customerId,
   balance: toMajor(Number(a.balance)),
   currency: CURRENCY,
@@ -27,7 +29,7 @@ export class AccountsHttp {
     summary: "A customer's account: balance and currency",
     params: { customerId: customerIdParam },
     example: { params: { customerId: 'alice' } },
-    responses: { 404: 'No account for this customer' },
+    responses: { 200: { description: 'The account', schema: accountView }, 404: 'No account for this customer' },
   })
   async get(@Param('customerId') customerId: string) {
     const id = parseRequest(customerIdParam, customerId, 'customerId');
@@ -44,7 +46,7 @@ export class AccountsHttp {
     params: { customerId: customerIdParam },
     body: accountBody,
     example: { params: { customerId: 'alice' }, body: { balance: 500 } },
-    responses: { 200: 'The account as stored' },
+    responses: { 200: { description: 'The account as stored', schema: accountView } },
   })
   async put(@Param('customerId') customerId: string, @Body() body: unknown) {
     const id = parseRequest(customerIdParam, customerId, 'customerId');
