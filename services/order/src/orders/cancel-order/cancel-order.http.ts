@@ -5,7 +5,7 @@ import { UnitOfWork } from '@app/messaging';
 import { ApiOperation, conflict, notFound, parseRequest, requestCorrelationId } from '@app/platform';
 import { OrderSagaHandlers, SERVICE, type CancelRequested } from '../../saga/order-saga.handlers';
 import { orderIdParam } from '../get-order/get-order.http';
-import { orderView } from '../order.view';
+import { orderView, orderViewSchema } from '../order.view';
 
 /**
  * A customer's cancel is a saga input like any message: decided, recorded in the timeline, and
@@ -27,7 +27,7 @@ export class CancelOrderHttp {
     params: { id: orderIdParam },
     example: { params: { id: '3f0c9a52-8d7e-4b1a-9c55-2e6f1d0b7a34' } },
     responses: {
-      202: 'Accepted: the order as it now is',
+      202: { description: 'Accepted: the order as it now is', schema: orderViewSchema },
       404: 'No such order',
       409: 'The order is already CANCELLING or CANCELLED; the problem carries `orderStatus`',
     },
