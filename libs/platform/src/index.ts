@@ -8,6 +8,8 @@ export * from './http/admin.guard';
 export * from './http/correlation.middleware';
 export * from './http/health.http';
 export * from './http/bootstrap';
+export * from './http/openapi/api-operation';
+export * from './http/openapi/openapi-document';
 export * from './config/env';
 export * from './clock';
 export * from './backoff';

@@ -9,6 +9,8 @@ import { httpMetricsMiddleware, metricsEndpoint } from '../metrics/http.metrics'
 import { serviceRegistry } from '../metrics/registry';
 import { httpTracingMiddleware } from '../tracing/http.tracing';
 import { correlationMiddleware } from './correlation.middleware';
+import { mountApiDocs } from './openapi/api-docs';
+import { openApiDocument, routesOf, undocumented } from './openapi/openapi-document';
 import { ProblemDetailsFilter } from './problem.filter';
 
 export interface HttpServiceOptions {
@@ -19,6 +21,8 @@ export interface HttpServiceOptions {
   logger: Logger;
   /** Request bodies above this are refused with 413 before any handler runs. */
   bodyLimit?: string;
+  /** The API's version in its OpenAPI document. */
+  apiVersion?: string;
 }
 
 export async function startHttpService(options: HttpServiceOptions): Promise<INestApplication> {
@@ -39,6 +43,11 @@ export async function startHttpService(options: HttpServiceOptions): Promise<INe
   app.use(correlationMiddleware);
   // Unauthenticated like /health: counts, durations and backlogs by fixed labels, no ids or secrets.
   (app.getHttpAdapter().getInstance() as Express).get('/metrics', metricsEndpoint(metrics, options.logger));
+  // Built once, here, from the routes Nest is about to serve; unauthenticated like /metrics.
+  const document = openApiDocument(routesOf(app), { title: `${options.name} service`, version: options.apiVersion ?? '0.1.0' });
+  const missing = undocumented(document);
+  if (missing.length) options.logger.warn('routes without @ApiOperation are undocumented in /openapi.json', { routes: missing });
+  mountApiDocs(app.getHttpAdapter().getInstance() as Express, document);
   app.useGlobalFilters(new ProblemDetailsFilter(options.logger));
   app.disable('x-powered-by');
   await app.listen(options.port, options.host ?? '127.0.0.1');

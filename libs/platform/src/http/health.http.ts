@@ -1,12 +1,18 @@
 import { Controller, Get, Inject, Injectable, Res } from '@nestjs/common';
+import { z } from 'zod';
 import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Response } from 'express';
+import { ApiOperation } from './openapi/api-operation';
 
 export interface ReadinessProbe {
   name: string;
   /** Resolves when the dependency is usable; rejects (with a reason) when not. */
   check(): Promise<void>;
 }
+
+/** What terminus answers: the status, and each check by name. */
+const checks = z.record(z.string(), z.object({ status: z.enum(['up', 'down']) }).catchall(z.unknown()));
+const readiness = z.object({ status: z.enum(['ok', 'error', 'shutting_down']), info: checks.optional(), error: checks.optional(), details: checks });
 
 export const READINESS_PROBES = Symbol('READINESS_PROBES');
 
@@ -29,11 +35,16 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process answers', responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) } } })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
+  @ApiOperation({
+    summary: 'Readiness: every dependency is usable and the service is not shutting down',
+    responses: { 200: { description: 'Ready, with each check', schema: readiness }, 503: { description: 'Not ready, with each check', schema: readiness } },
+  })
   async ready(@Res() res: Response): Promise<void> {
     const checks = [
       async () => {

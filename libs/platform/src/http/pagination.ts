@@ -23,6 +23,10 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** A page's shape, for the OpenAPI document: `pageSchema(productView)`. */
+export const pageSchema = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), count: z.number().int(), nextCursor: z.string().nullable().describe('where the next page starts; null on the last page') });
+
 export type CursorKey = Array<string | number>;
 
 export function encodeCursor(key: CursorKey): string {

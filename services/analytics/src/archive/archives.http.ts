@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { z } from 'zod';
 import { contracts, upcastPayload, type Envelope } from '@app/contracts';
-import { AdminGuard, conflict, fromDependency, notFound, parseRequest, unavailable } from '@app/platform';
+import { AdminGuard, ApiOperation, conflict, fromDependency, notFound, parseRequest, unavailable } from '@app/platform';
 import { parseOffsets } from './archive-blob';
 import { ARCHIVE_STORE, InvalidContinuationToken, type ArchiveStore } from './archive-store';
 import { ArchiveVerifications } from './archive-verifications';
@@ -46,6 +46,13 @@ const verificationId = z.string().uuid('a verification id as returned by POST');
 /** `as=stored` (the default): each event as it was archived; `as=newest`: upcast to its contract's newest version (ADR 0010). */
 const readQuery = z.object({ as: z.enum(['stored', 'newest']).default('stored') }).strict();
 
+// Parsed with the archive's own naming grammar; anything it would not write is refused before
+// the name gets near the store (whose URL building resolves `..`).
+const blobName = z
+  .string()
+  .max(300)
+  .refine((name) => parseBlobName(name) !== null, 'an archive blob name as listed (events/<yyyy>/<MM>/<dd>/<HH>/<topic>-p<n>-<first>-<last>.ndjson.gz)');
+
 @Controller('api/analytics/archives')
 export class ArchivesHttp {
   constructor(
@@ -63,6 +70,12 @@ export class ArchivesHttp {
    * `2026/11/22`), `from`/`to` keep blobs whose events overlap the interval (on this page).
    */
   @Get()
+  @ApiOperation({
+    summary: 'One page of archive blobs, with their offsets and time range',
+    query: listQuery,
+    example: { query: { prefix: '2026/11/22', from: '2026-11-22T00:00:00Z', to: '2026-11-23T00:00:00Z', limit: '100' } },
+    responses: { 503: 'The archive store is unavailable, or the archive is switched off' },
+  })
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
     const page = await fromDependency('the archive store', async () => {
@@ -107,6 +120,17 @@ export class ArchivesHttp {
   @Post('verifications')
   @HttpCode(202)
   @UseGuards(AdminGuard)
+  @ApiOperation({
+    summary: 'Start a check that the archive holds each committed offset exactly once (admin)',
+    description: 'Scope: every archived topic, one topic, or one partition. It runs in the background; `Location` is where its progress and verdict are read.',
+    body: verificationBody,
+    example: { body: { topic: 'order-events' } },
+    responses: {
+      202: 'Started: the verification, running',
+      409: "A verification is already running; the problem's `location` names it",
+      503: 'The event stream or the archive is unavailable',
+    },
+  })
   start(@Body() body: unknown, @Res({ passthrough: true }) res: Response) {
     const scope = parseRequest(verificationBody, body ?? {});
     const verifications = this.verifications;
@@ -119,6 +143,12 @@ export class ArchivesHttp {
   }
 
   @Get('verifications/:id')
+  @ApiOperation({
+    summary: 'A verification: its progress, then its report',
+    params: { id: verificationId },
+    example: { params: { id: '3f0c9a52-8d7e-4b1a-9c55-2e6f1d0b7a34' } },
+    responses: { 404: 'No such verification', 503: 'The archive is switched off, or no event stream is configured' },
+  })
   read(@Param('id') id: string) {
     const job = this.verifications.get(parseRequest(verificationId, id, 'id'));
     if (!job) throw notFound(`verification ${id}`);
@@ -132,17 +162,16 @@ export class ArchivesHttp {
    * stored, with `upcastError` beside it).
    */
   @Get('*name')
+  @ApiOperation({
+    summary: 'The events of one blob, as NDJSON (one `{topic, partition, offset, timestamp, event}` per line), as stored or upcast',
+    params: { name: blobName },
+    query: readQuery,
+    example: { params: { name: 'events/2026/11/22/13/order-events-p2-000000001200-000000001399.ndjson.gz' }, query: { as: 'newest' } },
+    responses: { 200: 'The events, as application/x-ndjson', 404: 'No such blob', 503: 'The archive store is unavailable' },
+  })
   async blob(@Param('name') name: string | string[], @Query() query: unknown, @Res() res: Response) {
     const { as } = parseRequest(readQuery, query);
-    const raw = Array.isArray(name) ? name.join('/') : name;
-    // Parsed with the archive's own naming grammar; anything it would not write is refused
-    // before the name gets near the store (whose URL building resolves `..`).
-    const parsed = parseBlobName(raw);
-    if (!parsed) {
-      throw new ProblemException(400, 'Request validation failed', 'name: not an archive blob name', {
-        errors: [{ field: 'name', message: 'an archive blob name as listed (events/<yyyy>/<MM>/<dd>/<HH>/<topic>-p<n>-<first>-<last>.ndjson.gz)' }],
-      });
-    }
+    const raw = parseRequest(blobName, Array.isArray(name) ? name.join('/') : name, 'name');
     const body = await fromDependency('the archive store', () => this.store.read(raw));
     if (!body) throw notFound(`archive blob ${raw}`);
     const ndjson = await gunzipAsync(body);

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CLOCK, fromDependency, type Clock } from '@app/platform';
+import { ApiOperation, CLOCK, fromDependency, type Clock } from '@app/platform';
 import { dialectOf } from '@app/persistence';
 import { readSummary, summaryIsolation, type Summary } from './summary.query';
 
@@ -18,6 +18,10 @@ export class SummaryHttp {
    * database computes one at a time (the summary scans order_facts, so it is not free).
    */
   @Get('summary')
+  @ApiOperation({
+    summary: 'Orders by status, revenue, and saga duration percentiles',
+    responses: { 503: 'The database is unavailable' },
+  })
   summary(): Promise<Summary> {
     this.inFlight ??= fromDependency('the database', () =>
       this.dataSource.transaction(summaryIsolation(dialectOf(this.dataSource)), (manager) => readSummary(manager, this.clock.now())),

@@ -1,7 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { parseRequest } from '@app/platform';
+import { ApiOperation, parseRequest } from '@app/platform';
 import { ReservationEntity } from './reservation.entity';
 
 const listQuery = z.object({
@@ -25,6 +25,11 @@ export class ReservationsHttp {
 
   /** An order's reservation (at most one), as a list so "none yet" is not an error. */
   @Get()
+  @ApiOperation({
+    summary: "An order's reservation (at most one), as a list",
+    query: listQuery,
+    example: { query: { orderId: '3f0c9a52-8d7e-4b1a-9c55-2e6f1d0b7a34' } },
+  })
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query ?? {});
     const rows = await this.dataSource.getRepository(ReservationEntity).find({ where: { orderId: q.orderId }, order: { createdAt: 'ASC' } });

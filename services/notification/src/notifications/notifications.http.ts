@@ -2,7 +2,7 @@ import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { customerIdPattern } from '@app/contracts';
-import { AdminGuard, decodeCursor, pageOf, pageQuery, parseRequest } from '@app/platform';
+import { AdminGuard, ApiOperation, decodeCursor, pageOf, pageQuery, pageSchema, parseRequest } from '@app/platform';
 import { NotificationEntity } from './notification.entity';
 
 const listQuery = z
@@ -14,13 +14,31 @@ const listQuery = z
   })
   .strict();
 
-const view = (n: NotificationEntity) => ({
+/** One (order, outcome): what was told to whom, or why not. */
+const notificationView = z.object({
+  orderId: z.string(),
+  outcome: z.enum(['CONFIRMED', 'CANCELLED']),
+  customerId: z.string(),
+  to: z.string().nullable(),
+  subject: z.string(),
+  status: z.enum(['SENT', 'SKIPPED', 'FAILED']),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  messageId: z.string(),
+  smtpResponse: z.string().nullable(),
+  correlationId: z.string(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  sentAt: z.iso.datetime().nullable(),
+});
+
+const view = (n: NotificationEntity): z.output<typeof notificationView> => ({
   orderId: n.orderId,
-  outcome: n.outcome,
+  outcome: n.outcome as 'CONFIRMED' | 'CANCELLED',
   customerId: n.customerId,
   to: n.recipient,
   subject: n.subject,
-  status: n.status,
+  status: n.status as 'SENT' | 'SKIPPED' | 'FAILED',
   attempts: n.attempts,
   lastError: n.lastError,
   messageId: n.messageId,
@@ -41,6 +59,12 @@ export class NotificationsHttp {
 
   @Get()
   @UseGuards(AdminGuard)
+  @ApiOperation({
+    summary: 'The outcome emails, newest first, a page at a time: one per (order, outcome), with its status (admin: lists addresses)',
+    query: listQuery,
+    example: { query: { customerId: 'alice', status: 'SENT' } },
+    responses: { 200: { description: 'A page of notifications', schema: pageSchema(notificationView) } },
+  })
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
     const qb = this.dataSource.getRepository(NotificationEntity).createQueryBuilder('n');

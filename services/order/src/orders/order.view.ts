@@ -1,10 +1,28 @@
-import { toMajor } from '@app/contracts';
+import { z } from 'zod';
+import { cancellationReasonSchema, toMajor } from '@app/contracts';
 import type { OrderTimelineEntity } from './order.entity';
 import type { OrderRow } from './orders.sql';
 
-/** The public shape of an order (money in major units). */
+const at = z.iso.datetime();
+
+/** The public shape of an order (money in major units); the timeline only when one order is read. */
+export const orderViewSchema = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  status: z.enum(['PENDING', 'CANCELLING', 'CONFIRMED', 'CANCELLED']),
+  cancellationReason: cancellationReasonSchema.nullable(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.number().int(), unitPrice: z.number(), lineTotal: z.number() })),
+  total: z.number(),
+  currency: z.string(),
+  createdAt: at,
+  updatedAt: at,
+  completedAt: at.nullable(),
+  deadlineAt: at,
+  timeline: z.array(z.object({ type: z.string(), source: z.string(), at, messageId: z.string(), note: z.string().optional() })).optional(),
+});
+
 /** What the view reads of an order: a row of the saga's statements, or the entity (same fields). */
-export function orderView(o: OrderRow, timeline?: OrderTimelineEntity[]) {
+export function orderView(o: OrderRow, timeline?: OrderTimelineEntity[]): z.output<typeof orderViewSchema> {
   return {
     orderId: o.id,
     customerId: o.customerId,

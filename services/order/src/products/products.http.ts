@@ -3,7 +3,7 @@ import { MoreThan, DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { majorAmount, skuPattern, toMajor, toMinor } from '@app/contracts';
 import { dialectOf } from '@app/persistence';
-import { AdminGuard, parseRequest, decodeCursor, pageOf, pageQuery } from '@app/platform';
+import { AdminGuard, ApiOperation, parseRequest, decodeCursor, pageOf, pageQuery, pageSchema } from '@app/platform';
 import { PriceCache } from './price-cache';
 import { ProductEntity } from './product.entity';
 
@@ -19,9 +19,17 @@ const productBody = z
     unitPrice: majorAmount,
   })
   .strict();
+const listQuery = z.object(pageQuery).strict();
 const skuParam = z.string().regex(skuPattern, 'a SKU of letters, digits and . _ - (at most 64)');
 
-const view = (p: ProductEntity) => ({ sku: p.sku, name: p.name, unitPrice: toMajor(Number(p.unitPrice)), updatedAt: p.updatedAt.toISOString() });
+const productView = z.object({ sku: z.string(), name: z.string(), unitPrice: z.number(), updatedAt: z.iso.datetime() });
+
+const view = (p: ProductEntity): z.output<typeof productView> => ({
+  sku: p.sku,
+  name: p.name,
+  unitPrice: toMajor(Number(p.unitPrice)),
+  updatedAt: p.updatedAt.toISOString(),
+});
 
 @Controller('api/products')
 export class ProductsHttp {
@@ -31,8 +39,14 @@ export class ProductsHttp {
   ) {}
 
   @Get()
+  @ApiOperation({
+    summary: 'The catalog, by SKU, a page at a time',
+    query: listQuery,
+    example: { query: { limit: '50' } },
+    responses: { 200: { description: 'A page of products', schema: pageSchema(productView) } },
+  })
   async list(@Query() query: unknown) {
-    const q = parseRequest(z.object(pageQuery).strict(), query);
+    const q = parseRequest(listQuery, query);
     const after = q.cursor ? (decodeCursor(q.cursor, ['string'])[0] as string) : undefined;
     const rows = await this.dataSource.getRepository(ProductEntity).find({
       where: after !== undefined ? { sku: MoreThan(after) } : {},
@@ -44,6 +58,13 @@ export class ProductsHttp {
 
   @Put(':sku')
   @UseGuards(AdminGuard)
+  @ApiOperation({
+    summary: 'Add a product or change its name and price (admin)',
+    params: { sku: skuParam },
+    body: productBody,
+    example: { params: { sku: 'KB-001' }, body: { name: 'Mechanical keyboard', unitPrice: 89.9 } },
+    responses: { 200: { description: 'The product as stored', schema: productView } },
+  })
   async put(@Param('sku') sku: string, @Body() body: unknown) {
     const key = parseRequest(skuParam, sku, 'sku');
     const b = parseRequest(productBody, body ?? null);

@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { CURRENCY, majorAmount, toMajor, toMinor, customerIdPattern } from '@app/contracts';
 import { dialectOf } from '@app/persistence';
-import { AdminGuard, notFound, parseRequest } from '@app/platform';
+import { AdminGuard, ApiOperation, notFound, parseRequest } from '@app/platform';
 import { AccountEntity } from './account.entity';
 
 export const customerIdParam = z.string().regex(customerIdPattern, '1-64 letters, digits and . _ @ - only');
@@ -11,7 +11,9 @@ export const customerIdParam = z.string().regex(customerIdPattern, '1-64 letters
 const accountBody = z.object({ balance: majorAmount, simulateGatewayError: z.boolean().optional() }).strict();
 
 /** The public shape of an account (money in major units). */
-const view = (a: AccountEntity) => ({
+const accountView = z.object({ customerId: z.string(), balance: z.number(), currency: z.string(), simulateGatewayError: z.boolean() });
+
+const view = (a: AccountEntity): z.output<typeof accountView> => ({
   customerId: a.customerId,
   balance: toMajor(Number(a.balance)),
   currency: CURRENCY,
@@ -23,6 +25,12 @@ export class AccountsHttp {
   constructor(private readonly dataSource: DataSource) {}
 
   @Get(':customerId')
+  @ApiOperation({
+    summary: "A customer's account: balance and currency",
+    params: { customerId: customerIdParam },
+    example: { params: { customerId: 'alice' } },
+    responses: { 200: { description: 'The account', schema: accountView }, 404: 'No account for this customer' },
+  })
   async get(@Param('customerId') customerId: string) {
     const id = parseRequest(customerIdParam, customerId, 'customerId');
     const account = await this.dataSource.getRepository(AccountEntity).findOneBy({ customerId: id });
@@ -33,6 +41,13 @@ export class AccountsHttp {
   /** Opens or tops up an account; the balance given replaces the one held. */
   @Put(':customerId')
   @UseGuards(AdminGuard)
+  @ApiOperation({
+    summary: 'Open or top up an account (admin); the balance given replaces the one held',
+    params: { customerId: customerIdParam },
+    body: accountBody,
+    example: { params: { customerId: 'alice' }, body: { balance: 500 } },
+    responses: { 200: { description: 'The account as stored', schema: accountView } },
+  })
   async put(@Param('customerId') customerId: string, @Body() body: unknown) {
     const id = parseRequest(customerIdParam, customerId, 'customerId');
     const b = parseRequest(accountBody, body ?? null);

@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { toMajor } from '@app/contracts';
-import { parseRequest, decodeCursor, pageOf, pageQuery } from '@app/platform';
+import { declineReasonSchema, toMajor } from '@app/contracts';
+import { ApiOperation, parseRequest, decodeCursor, pageOf, pageQuery, pageSchema } from '@app/platform';
 import { customerIdParam } from '../accounts/accounts.http';
 import { PaymentEntity } from './payment.entity';
 
@@ -16,7 +16,20 @@ const listQuery = z
   .refine((q) => q.orderId !== undefined || q.customerId !== undefined, { path: ['orderId'], message: 'orderId or customerId is required' });
 
 /** The public shape of a payment (money in major units). */
-const view = (p: PaymentEntity) => ({
+const paymentView = z.object({
+  paymentId: z.string(),
+  orderId: z.string(),
+  customerId: z.string().nullable(),
+  amount: z.number(),
+  currency: z.string().nullable(),
+  status: z.enum(['AUTHORIZED', 'DECLINED', 'REFUNDED', 'VOIDED']),
+  declineReason: declineReasonSchema.nullable(),
+  refundedAmount: z.number(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+const view = (p: PaymentEntity): z.output<typeof paymentView> => ({
   paymentId: p.id,
   orderId: p.orderId,
   customerId: p.customerId,
@@ -34,6 +47,12 @@ export class PaymentsHttp {
   constructor(private readonly dataSource: DataSource) {}
 
   @Get()
+  @ApiOperation({
+    summary: "An order's or a customer's payments, newest first, a page at a time (orderId or customerId is required)",
+    query: listQuery,
+    example: { query: { customerId: 'alice' } },
+    responses: { 200: { description: 'A page of payments', schema: pageSchema(paymentView) } },
+  })
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
     const qb = this.dataSource.getRepository(PaymentEntity).createQueryBuilder('p');

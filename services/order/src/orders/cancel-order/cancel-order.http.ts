@@ -2,10 +2,10 @@ import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { createEnvelope } from '@app/contracts';
 import { UnitOfWork } from '@app/messaging';
-import { conflict, notFound, parseRequest, requestCorrelationId } from '@app/platform';
+import { ApiOperation, conflict, notFound, parseRequest, requestCorrelationId } from '@app/platform';
 import { OrderSagaHandlers, SERVICE, type CancelRequested } from '../../saga/order-saga.handlers';
 import { orderIdParam } from '../get-order/get-order.http';
-import { orderView } from '../order.view';
+import { orderView, orderViewSchema } from '../order.view';
 
 /**
  * A customer's cancel is a saga input like any message: decided, recorded in the timeline, and
@@ -21,6 +21,17 @@ export class CancelOrderHttp {
 
   @Post(':id/cancel')
   @HttpCode(202)
+  @ApiOperation({
+    summary: 'Cancel an order',
+    description: 'The saga cancels it and compensates (refund, release); the order is CANCELLED once every compensation has answered.',
+    params: { id: orderIdParam },
+    example: { params: { id: '3f0c9a52-8d7e-4b1a-9c55-2e6f1d0b7a34' } },
+    responses: {
+      202: { description: 'Accepted: the order as it now is', schema: orderViewSchema },
+      404: 'No such order',
+      409: 'The order is already CANCELLING or CANCELLED; the problem carries `orderStatus`',
+    },
+  })
   async cancel(@Param('id') id: string, @Req() req: Request) {
     const orderId = parseRequest(orderIdParam, id, 'id');
     const correlationId = requestCorrelationId(req);

@@ -2,9 +2,9 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { customerIdPattern } from '@app/contracts';
-import { decodeCursor, notFound, pageOf, pageQuery, parseRequest } from '@app/platform';
+import { ApiOperation, decodeCursor, notFound, pageOf, pageQuery, pageSchema, parseRequest } from '@app/platform';
 import { OrderEntity, OrderTimelineEntity } from '../order.entity';
-import { orderView } from '../order.view';
+import { orderView, orderViewSchema } from '../order.view';
 
 export const orderIdParam = z.string().uuid('must be a UUID');
 
@@ -21,6 +21,12 @@ export class GetOrderHttp {
   constructor(private readonly dataSource: DataSource) {}
 
   @Get(':id')
+  @ApiOperation({
+    summary: "An order: status, items, total, and the saga's timeline",
+    params: { id: orderIdParam },
+    example: { params: { id: '3f0c9a52-8d7e-4b1a-9c55-2e6f1d0b7a34' } },
+    responses: { 200: { description: 'The order, with its timeline', schema: orderViewSchema }, 404: 'No such order' },
+  })
   async get(@Param('id') id: string) {
     const orderId = parseRequest(orderIdParam, id, 'id');
     const order = await this.dataSource.getRepository(OrderEntity).findOneBy({ id: orderId });
@@ -31,6 +37,12 @@ export class GetOrderHttp {
 
   /** Newest first, one page at a time; each filter has an index that starts with it. */
   @Get()
+  @ApiOperation({
+    summary: 'Orders, newest first, a page at a time',
+    query: listQuery,
+    example: { query: { status: 'CONFIRMED', customerId: 'alice', limit: '20' } },
+    responses: { 200: { description: 'A page of orders (without their timelines)', schema: pageSchema(orderViewSchema) } },
+  })
   async list(@Query() query: unknown) {
     const q = parseRequest(listQuery, query);
     const qb = this.dataSource.getRepository(OrderEntity).createQueryBuilder('o');
