@@ -27,7 +27,7 @@ function run(command: string, args: string[]) {
   return result;
 }
 
-const SERVICES = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003 } as const;
+const SERVICES = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, notification: 3005 } as const;
 
 describe('the Grafana dashboards', () => {
   it('are found: a saga dashboard and a per-service one, with distinct uids', () => {
