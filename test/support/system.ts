@@ -28,6 +28,7 @@ const testDefaults: NodeJS.ProcessEnv = {
   PAYMENT_PORT: '0',
   INVENTORY_PORT: '0',
   ANALYTICS_PORT: '0',
+  CONSOLE_PORT: '0',
   RETRY_IMMEDIATE: '1',
   RETRY_DELAYED: '2',
   RETRY_BASE_DELAY_MS: '50',

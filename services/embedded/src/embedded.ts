@@ -15,12 +15,13 @@ import {
 import { openPglite } from '@app/persistence';
 import { boundPort, configureTracing, createLogger, shutdownTracing, startAzurite, startHttpService } from '@app/platform';
 import { AnalyticsModule, loadAnalyticsConfig } from '../../analytics/src';
+import { ConsoleModule, loadConsoleConfig } from '../../console/src';
 import { InventoryModule, loadInventoryConfig } from '../../inventory/src';
 import { loadOrderConfig, OrderModule } from '../../order/src';
 import { loadPaymentConfig, PaymentModule } from '../../payment/src';
 
 export interface EmbeddedSystem {
-  urls: { order: string; payment: string; inventory: string; analytics: string };
+  urls: { order: string; payment: string; inventory: string; analytics: string; console: string };
   adminToken: string;
   transport: InMemoryTransport;
   stream: InMemoryEventStream;
@@ -91,11 +92,20 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
       inventory: await start('inventory', InventoryModule.register(infra('inventory'), inventory), inventory),
       analytics: await start('analytics', AnalyticsModule.register(infra('analytics'), analytics), analytics),
     };
+    // Last: the operations console, over the services' own URLs.
+    const consoleConfig = loadConsoleConfig({
+      ...serviceEnv,
+      ORDER_URL: urls.order,
+      PAYMENT_URL: urls.payment,
+      INVENTORY_URL: urls.inventory,
+      ANALYTICS_URL: urls.analytics,
+    });
+    const allUrls = { ...urls, console: await start('console', ConsoleModule.register(consoleConfig), consoleConfig) };
     // Every queue is declared now: let messages flow.
     await transport.open();
     let stopped = false;
     return {
-      urls,
+      urls: allUrls,
       adminToken,
       transport,
       stream,
