@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { notFound, parseRequest } from '@app/platform';
 import { AuditLog } from '../audit/audit-log';
 import { SessionGuard, type SessionRequest } from '../session/session.guard';
-import { UpstreamClient } from '../upstream';
+import { expectOk, UpstreamClient } from '../upstream';
 import { describe, type FailedMessage, groupFailures, type ListedDeadLetter } from './grouping';
 
 /** The services whose bus consumers dead-letter (Analytics' Kafka dead-letter topic has no API yet). */
@@ -49,7 +49,7 @@ export class FailedMessagesHttp {
     const reply = await this.upstream.call<ListedDeadLetter>(s, 'GET', `/api/admin/dead-letters/${key}`);
     if (reply.status === 404) throw notFound(`dead letter ${key} of ${s}`);
     const retries = await this.retries();
-    return describe(s, await this.upstream.ok<ListedDeadLetter>(s, 'GET', `/api/admin/dead-letters/${key}`), (m) => retries.get(m) ?? 0);
+    return describe(s, expectOk(s, reply), (m) => retries.get(m) ?? 0);
   }
 
   /** Each one back to the queue it was dead-lettered from; its attempts start again. */
