@@ -88,9 +88,15 @@ describe('the operations console', () => {
     await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor();
     await page.getByLabel('Your name (for the audit log)').fill('e2e operator');
     await shot('sign-in');
+    // By keyboard: Enter in the form signs in; Tab moves along the navigation, Enter follows a link.
     await page.getByLabel('Admin token').fill(sut.adminToken);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Admin token').press('Enter');
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await page.getByRole('link', { name: 'Overview' }).focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Orders');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Orders' }).waitFor();
 
     const cookie = (await context.cookies(consoleUrl)).find((c) => c.name === 'console_session');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
