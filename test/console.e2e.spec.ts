@@ -136,7 +136,16 @@ describe('the operations console', () => {
     await page.locator('dl.facts .status', { hasText: 'CANCELLED' }).waitFor();
     expect((await api.order(orderId)).cancellationReason).toBe('CUSTOMER_REQUEST');
 
-    await page.goto(`${consoleUrl}/#/orders?customerId=${rich}`);
+    // The time window: none placed from an hour on, this one from an hour ago.
+    const local = (ms: number) => {
+      const d = new Date(ms);
+      const two = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}T${two(d.getHours())}:${two(d.getMinutes())}`;
+    };
+    await page.goto(`${consoleUrl}/#/orders?customerId=${rich}&from=${local(Date.now() + 3_600_000)}`);
+    await page.getByText('No orders found').waitFor();
+    await page.getByLabel('From').fill(local(Date.now() - 3_600_000));
+    await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('link', { name: orderId }).waitFor();
     await shot('orders');
   });

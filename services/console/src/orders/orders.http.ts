@@ -43,6 +43,8 @@ interface ArchivedEvent {
 /** How far after its start the archive is searched for a saga's events, and how many blobs read. */
 const ARCHIVE_WINDOW_MS = 3 * 3_600_000;
 const MAX_BLOBS_READ = 50;
+const PAGE_SIZE = 50;
+const MAX_PAGES_SEARCHED = 20;
 const two = (n: number) => String(n).padStart(2, '0');
 
 @Controller('api/orders')
@@ -54,8 +56,8 @@ export class OrdersHttp {
   ) {}
 
   /**
-   * By id (one order), else newest first by customer and status; the time window keeps the
-   * page's orders created within it (Order's API has no time filter).
+   * By id (one order), else newest first by customer and status; Order's API has no time
+   * filter, so the window is applied here over up to MAX_PAGES_SEARCHED pages.
    */
   @Get()
   async search(@Query() query: unknown) {
@@ -65,15 +67,25 @@ export class OrdersHttp {
       if (reply.status === 404) return { items: [], nextCursor: null };
       return { items: [expectOk('order', reply)], nextCursor: null };
     }
-    const params = new URLSearchParams({ limit: '50' });
-    if (q.customerId) params.set('customerId', q.customerId);
-    if (q.status) params.set('status', q.status);
-    if (q.cursor) params.set('cursor', q.cursor);
-    const page = await this.upstream.ok<Page<OrderView>>('order', 'GET', `/api/orders?${params}`);
     const from = q.from ? Date.parse(q.from) : -Infinity;
     const to = q.to ? Date.parse(q.to) : Infinity;
-    const items = page.items.filter((o) => Date.parse(o.createdAt) >= from && Date.parse(o.createdAt) <= to);
-    return { items, nextCursor: page.nextCursor ?? null };
+    // Newest first: pages are read until one holds an order older than the window (or enough).
+    const items: OrderView[] = [];
+    let cursor = q.cursor ?? null;
+    for (let pages = 0; pages < MAX_PAGES_SEARCHED && items.length < PAGE_SIZE; pages++) {
+      const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (q.customerId) params.set('customerId', q.customerId);
+      if (q.status) params.set('status', q.status);
+      if (cursor) params.set('cursor', cursor);
+      const page = await this.upstream.ok<Page<OrderView>>('order', 'GET', `/api/orders?${params}`);
+      items.push(...page.items.filter((o) => Date.parse(o.createdAt) >= from && Date.parse(o.createdAt) <= to));
+      cursor = page.nextCursor ?? null;
+      if (!cursor || page.items.some((o) => Date.parse(o.createdAt) < from)) {
+        cursor = null;
+        break;
+      }
+    }
+    return { items, nextCursor: cursor };
   }
 
   /** One order's saga as each service recorded it, joined by the order id (the saga's correlation id). */
