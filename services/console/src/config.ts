@@ -13,8 +13,8 @@ export const consoleConfigShape = {
   PAYMENT_URL: url('http://127.0.0.1:3001'),
   INVENTORY_URL: url('http://127.0.0.1:3002'),
   ANALYTICS_URL: url('http://127.0.0.1:3003'),
-  /** The built single-page app (`npm run build` writes it). */
-  CONSOLE_WEB_DIR: z.string().default('dist/console-web'),
+  /** The built single-page app (`npm run build` writes it); by default beside the built backend. */
+  CONSOLE_WEB_DIR: z.string().min(1).optional(),
   /** The append-only audit log, one JSON object a line. */
   CONSOLE_AUDIT_LOG: z.string().default('.data/console-audit.log'),
   /** A session ends after this long without a request. */

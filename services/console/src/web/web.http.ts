@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -42,7 +43,10 @@ export class WebHttp {
   private readonly dir: string;
 
   constructor(@Inject(CONSOLE_CONFIG) config: ConsoleConfig) {
-    this.dir = resolve(config.webDir);
+    // dist/services/console/src/web/ -> dist/console-web when built; from the sources (tests),
+    // the working directory's dist/console-web.
+    const candidates = config.webDir ? [resolve(config.webDir)] : [resolve(__dirname, '..', '..', '..', '..', 'console-web'), resolve('dist', 'console-web')];
+    this.dir = candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[candidates.length - 1]!;
   }
 
   @Get()
