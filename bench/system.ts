@@ -76,6 +76,7 @@ const benchEnv: NodeJS.ProcessEnv = {
   PAYMENT_PORT: '0',
   INVENTORY_PORT: '0',
   ANALYTICS_PORT: '0',
+  CONSOLE_PORT: '0',
 };
 
 export async function startBenchSystem(options: SystemOptions): Promise<BenchSystem> {

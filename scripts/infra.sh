@@ -4,8 +4,9 @@
 #                           RabbitMQ's management UI), Kafka (KRaft, from Maven Central) and
 #                           Azurite (blob, on 127.0.0.1:10000, data in .run/azurite); and the
 #                           tools the tests use: the Node versions they run on (.run/node/),
-#                           docker-compose (to validate the compose file), kubectl (kustomize)
-#                           and Prometheus (promtool, and a Prometheus the dashboard tests run)
+#                           docker-compose (to validate the compose file), kubectl (kustomize),
+#                           Prometheus (promtool, and a Prometheus the dashboard tests run) and
+#                           Chromium (the console's browser tests)
 #   scripts/infra.sh down   stops what the project itself runs: Kafka and Azurite
 #   scripts/infra.sh status
 # npm run infra:up / infra:down call this. Each step fails loudly; nothing is skipped.
@@ -91,6 +92,13 @@ deploy_tools_up() {
   echo "tools: docker-compose $(docker-compose version --short 2>/dev/null), kubectl with kustomize, prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p')"
 }
 
+# The console's browser tests drive Debian's Chromium with playwright-core (which cannot
+# download a browser of its own here).
+browser_up() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  echo "browser: $(/usr/bin/chromium --version 2>/dev/null | head -1)"
+}
+
 azurite_up() {
   [ -f node_modules/azurite/dist/src/blob/main.js ] || fail "Azurite is not installed: run npm ci first"
   if port_open 10000; then
@@ -114,7 +122,7 @@ azurite_down() {
 }
 
 case "${1:-}" in
-  up) postgres_up; postgres_statistics; rabbitmq_up; java_and_maven; scripts/kafka.sh up || fail "Kafka did not start"; azurite_up; node_versions_up; deploy_tools_up ;;
+  up) postgres_up; postgres_statistics; rabbitmq_up; java_and_maven; scripts/kafka.sh up || fail "Kafka did not start"; azurite_up; node_versions_up; deploy_tools_up; browser_up ;;
   down) scripts/kafka.sh down; azurite_down ;;
   status)
     pg_isready -h 127.0.0.1 -p 5432 -q && echo "postgres: up" || echo "postgres: down"

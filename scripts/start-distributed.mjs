@@ -11,7 +11,10 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 
 const SERVICES = ['order', 'payment', 'inventory', 'analytics', 'notification'];
-const DEFAULT_PORTS = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, notification: 3005 };
+const DEFAULT_PORTS = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, console: 3004, notification: 3005 };
+// The operations console runs beside them; it has no database, only the services' URLs.
+const PROCESSES = [...SERVICES, 'console'];
+const serviceUrl = (service) => `http://${process.env.HOST ?? '127.0.0.1'}:${process.env[`${service.toUpperCase()}_PORT`] ?? DEFAULT_PORTS[service]}`;
 // Azurite's published development account (not a secret), from the built platform library.
 const { azuriteConnectionString } = createRequire(import.meta.url)('../dist/libs/platform/src/azurite/azurite.js');
 const { startSmtpSink } = createRequire(import.meta.url)('../dist/libs/platform/src/smtp/smtp-sink.js');
@@ -73,7 +76,7 @@ function adminToken() {
 }
 
 async function main() {
-  for (const service of SERVICES) {
+  for (const service of PROCESSES) {
     const entry = join('dist', 'services', service, 'src', 'main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first (npm run start:distributed does)`);
   }
@@ -103,7 +106,7 @@ async function main() {
     }, 15_000).unref();
   };
 
-  for (const service of SERVICES) {
+  for (const service of PROCESSES) {
     const portVar = `${service.toUpperCase()}_PORT`;
     const env = {
       ...process.env,
@@ -115,6 +118,9 @@ async function main() {
       SMTP_URL: smtpUrl,
       ADMIN_TOKEN: token,
       [portVar]: process.env[portVar] ?? String(DEFAULT_PORTS[service]),
+      ...(service === 'console'
+        ? Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_URL`, process.env[`${s.toUpperCase()}_URL`] ?? serviceUrl(s)]))
+        : {}),
     };
     // Its own process group: a Ctrl-C in the terminal reaches only this launcher, which then
     // signals each service exactly once (a second signal would cut its graceful shutdown short).
@@ -126,8 +132,8 @@ async function main() {
         const port = line.includes(`${service} listening`) && /"port":(\d+)/.exec(line)?.[1];
         if (port && !listening.has(service)) {
           listening.set(service, `http://${process.env.HOST ?? '127.0.0.1'}:${port}`);
-          if (listening.size === SERVICES.length)
-            say(`order saga platform is up (distributed mode): ${SERVICES.map((s) => `${s} ${listening.get(s)}`).join(', ')}`);
+          if (listening.size === PROCESSES.length)
+            say(`order saga platform is up (distributed mode): ${PROCESSES.map((s) => `${s} ${listening.get(s)}`).join(', ')}`);
         }
       });
     }

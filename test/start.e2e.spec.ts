@@ -25,6 +25,7 @@ describe('npm start (embedded mode, built)', () => {
       PAYMENT_PORT: '0',
       INVENTORY_PORT: '0',
       ANALYTICS_PORT: '0',
+      CONSOLE_PORT: '0',
     };
     // As on a fresh machine: no token given, so the embedded mode makes one.
     delete env.ADMIN_TOKEN;

@@ -61,12 +61,15 @@ const compose = (() => {
   };
 })();
 
-/** The services an image is built for: package.json's start:<name> scripts that run dist/services/<name>. */
+/**
+ * The services an image is built for: package.json's start:<name> scripts that run
+ * dist/services/<name>. Not the operations console yet: it has no image (ADR 0012).
+ */
 const SERVICES: string[] = Object.entries(JSON.parse(read('package.json')).scripts as Record<string, string>)
   .map(([name, script]) => /^start:(\w+)$/.exec(name) && new RegExp(`node dist/services/(\\w+)/src/main\\.js$`).exec(script))
   .filter((m): m is RegExpExecArray => !!m)
   .map((m) => m[1]!)
-  .filter((name) => name !== 'embedded');
+  .filter((name) => name !== 'embedded' && name !== 'console');
 
 /** Each service's default port, from its config.ts (`ORDER_PORT: port(3000)`). */
 function servicePort(service: string): number {

@@ -32,6 +32,7 @@ const testDefaults: NodeJS.ProcessEnv = {
   INVENTORY_PORT: '0',
   ANALYTICS_PORT: '0',
   NOTIFICATION_PORT: '0',
+  CONSOLE_PORT: '0',
   RETRY_IMMEDIATE: '1',
   RETRY_DELAYED: '2',
   RETRY_BASE_DELAY_MS: '50',

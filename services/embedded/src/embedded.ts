@@ -15,13 +15,14 @@ import {
 import { openPglite } from '@app/persistence';
 import { boundPort, configureTracing, createLogger, shutdownTracing, startAzurite, startHttpService, startSmtpSink, type SmtpSink } from '@app/platform';
 import { AnalyticsModule, loadAnalyticsConfig } from '../../analytics/src';
+import { ConsoleModule, loadConsoleConfig } from '../../console/src';
 import { InventoryModule, loadInventoryConfig } from '../../inventory/src';
 import { loadOrderConfig, OrderModule } from '../../order/src';
 import { loadPaymentConfig, PaymentModule } from '../../payment/src';
 import { loadNotificationConfig, NotificationModule } from '../../notification/src';
 
 export interface EmbeddedSystem {
-  urls: { order: string; payment: string; inventory: string; analytics: string; notification: string };
+  urls: { order: string; payment: string; inventory: string; analytics: string; notification: string; console: string };
   adminToken: string;
   transport: InMemoryTransport;
   stream: InMemoryEventStream;
@@ -103,11 +104,20 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
       analytics: await start('analytics', AnalyticsModule.register(infra('analytics'), analytics), analytics),
       notification: await start('notification', NotificationModule.register(infra('notification'), notification), notification),
     };
+    // Last: the operations console, over the services' own URLs.
+    const consoleConfig = loadConsoleConfig({
+      ...serviceEnv,
+      ORDER_URL: urls.order,
+      PAYMENT_URL: urls.payment,
+      INVENTORY_URL: urls.inventory,
+      ANALYTICS_URL: urls.analytics,
+    });
+    const allUrls = { ...urls, console: await start('console', ConsoleModule.register(consoleConfig), consoleConfig) };
     // Every queue is declared now: let messages flow.
     await transport.open();
     let stopped = false;
     return {
-      urls,
+      urls: allUrls,
       adminToken,
       transport,
       stream,
