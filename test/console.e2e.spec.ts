@@ -54,6 +54,7 @@ beforeAll(async () => {
         PAYMENT_URL: sut.urls.payment,
         INVENTORY_URL: sut.urls.inventory,
         ANALYTICS_URL: sut.urls.analytics,
+        NOTIFICATION_URL: sut.urls.notification,
       }),
     );
     consoleUrl = `http://127.0.0.1:${boundPort(ownConsole)}`;
@@ -121,6 +122,8 @@ describe('the operations console', () => {
     // Order's own timeline, Payment's payment and Inventory's reservation, and Analytics' archive.
     await timeline.locator('li.svc-payment').first().waitFor();
     await timeline.locator('li.svc-inventory').first().waitFor();
+    // What Notification told the customer (this order gave no address: skipped).
+    await timeline.locator('li.svc-notification', { hasText: 'email confirmed SKIPPED' }).waitFor();
     await timeline.locator('li.svc-order', { hasText: 'StockReserved' }).waitFor();
     const placed = timeline.locator('li.svc-order', { hasText: 'OrderPlaced' }).first();
     await placed.locator('.tag', { hasText: 'archived' }).waitFor();

@@ -13,6 +13,7 @@ export const consoleConfigShape = {
   PAYMENT_URL: url('http://127.0.0.1:3001'),
   INVENTORY_URL: url('http://127.0.0.1:3002'),
   ANALYTICS_URL: url('http://127.0.0.1:3003'),
+  NOTIFICATION_URL: url('http://127.0.0.1:3005'),
   /** The built single-page app (`npm run build` writes it); by default beside the built backend. */
   CONSOLE_WEB_DIR: z.string().min(1).optional(),
   /** The append-only audit log, one JSON object a line. */
@@ -31,7 +32,13 @@ export function loadConsoleConfig(env: NodeJS.ProcessEnv = process.env) {
     host: c.HOST,
     adminToken: c.ADMIN_TOKEN,
     maxBodyBytes: c.MAX_BODY_BYTES,
-    upstreams: { order: trim(c.ORDER_URL), payment: trim(c.PAYMENT_URL), inventory: trim(c.INVENTORY_URL), analytics: trim(c.ANALYTICS_URL) },
+    upstreams: {
+      order: trim(c.ORDER_URL),
+      payment: trim(c.PAYMENT_URL),
+      inventory: trim(c.INVENTORY_URL),
+      analytics: trim(c.ANALYTICS_URL),
+      notification: trim(c.NOTIFICATION_URL),
+    },
     webDir: c.CONSOLE_WEB_DIR,
     auditLog: c.CONSOLE_AUDIT_LOG,
     sessionIdleMs: c.CONSOLE_SESSION_IDLE_MINUTES * 60_000,

@@ -111,6 +111,7 @@ export async function startEmbedded(overrides: NodeJS.ProcessEnv = {}): Promise<
       PAYMENT_URL: urls.payment,
       INVENTORY_URL: urls.inventory,
       ANALYTICS_URL: urls.analytics,
+      NOTIFICATION_URL: urls.notification,
     });
     const allUrls = { ...urls, console: await start('console', ConsoleModule.register(consoleConfig), consoleConfig) };
     // Every queue is declared now: let messages flow.

@@ -7,7 +7,7 @@ import { expectOk, UpstreamClient } from '../upstream';
 import { describe, type FailedMessage, groupFailures, type ListedDeadLetter } from './grouping';
 
 /** The services whose bus consumers dead-letter (Analytics' Kafka dead-letter topic has no API yet). */
-const SERVICES = ['order', 'payment', 'inventory'] as const;
+const SERVICES = ['order', 'payment', 'inventory', 'notification'] as const;
 type Service = (typeof SERVICES)[number];
 /** How many dead letters of each service the console reads (the admin API lists up to 200 a page). */
 const MAX_PER_SERVICE = 1000;

@@ -92,12 +92,20 @@ export class OrdersHttp {
   @Get(':id')
   async saga(@Param('id') id: string) {
     const key = parseRequest(orderId, id, 'id');
-    const [order, payments, reservations] = await Promise.all([
+    const [order, payments, reservations, notifications] = await Promise.all([
       this.upstream.ok('order', 'GET', `/api/orders/${key}`),
       this.upstream.ok<Page<unknown>>('payment', 'GET', `/api/payments?orderId=${key}`),
       this.upstream.ok<Page<unknown>>('inventory', 'GET', `/api/reservations?orderId=${key}`),
+      // What the customer was told; the saga's page shows without it if Notification cannot answer.
+      this.upstream.ok<Page<unknown>>('notification', 'GET', `/api/notifications?orderId=${key}`).catch(() => null),
     ]);
-    return { order, payments: payments.items, reservations: reservations.items, archived: await this.archived(order as OrderView & { updatedAt: string }) };
+    return {
+      order,
+      payments: payments.items,
+      reservations: reservations.items,
+      notifications: notifications?.items ?? null,
+      archived: await this.archived(order as OrderView & { updatedAt: string }),
+    };
   }
 
   /**

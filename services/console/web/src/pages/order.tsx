@@ -17,6 +17,7 @@ interface Saga {
   };
   payments: Array<{ paymentId: string; status: string; amount: number; refundedAmount: number; createdAt: string; updatedAt: string }>;
   reservations: Array<{ reservationId: string; status: string; createdAt: string; updatedAt: string }>;
+  notifications: Array<{ outcome: string; status: string; to: string | null; createdAt: string; sentAt: string | null; attempts: number }> | null;
   archived: Array<{
     topic: string;
     partition: number;
@@ -38,7 +39,7 @@ interface Step {
   archived: boolean;
 }
 
-const LANES = ['client', 'order', 'payment', 'inventory', 'analytics'] as const;
+const LANES = ['client', 'order', 'payment', 'inventory', 'notification', 'analytics'] as const;
 /** Who each message goes to (libs/contracts/src/topology.ts); answers go back to Order. */
 const TO: Record<string, string> = {
   OrderPlaced: 'payment',
@@ -46,6 +47,8 @@ const TO: Record<string, string> = {
   RefundPayment: 'payment',
   ReleaseStock: 'inventory',
   CancelRequested: 'order',
+  OrderConfirmed: 'notification',
+  OrderCancelled: 'notification',
 };
 
 function steps(saga: Saga): Step[] {
@@ -82,6 +85,18 @@ function steps(saga: Saga): Step[] {
     out.push({ at: r.createdAt, service: 'inventory', what: `reservation ${r.status}`, from: 'inventory', to: 'inventory', detail: r, archived: false });
     if (r.status === 'RELEASED')
       out.push({ at: r.updatedAt, service: 'inventory', what: 'reservation released', from: 'inventory', to: 'inventory', detail: r, archived: false });
+  }
+  for (const n of saga.notifications ?? []) {
+    out.push({
+      at: n.sentAt ?? n.createdAt,
+      service: 'notification',
+      what: `email ${n.outcome.toLowerCase()} ${n.status}`,
+      ...(n.to ? { note: `to ${n.to}, attempt ${n.attempts}` } : {}),
+      from: 'order',
+      to: 'notification',
+      detail: n,
+      archived: false,
+    });
   }
   const seen = new Set(saga.order.timeline.map((t) => t.messageId));
   for (const a of saga.archived ?? []) {
