@@ -257,7 +257,7 @@ describe('Dockerfile', () => {
     expect(runs.some((r) => /\bnpm run build\b/.test(r))).toBe(true);
   });
 
-  it.each(['order', 'payment', 'inventory', 'analytics'])('builds %s: non-root, health check, its port, its entry point', (service) => {
+  it.each(['order', 'payment', 'inventory', 'analytics', 'notification'])('builds %s: non-root, health check, its port, its entry point', (service) => {
     const s = effectiveSettings(stages, service);
     expect(s.chain.at(-1)?.name).toBe(service);
     expect(s.chain[0]!.base).toMatch(/^node:24[\w.-]*$/); // the Node LTS CI runs the suites on
@@ -376,6 +376,10 @@ describe('infra/docker/healthcheck.js (the image HEALTHCHECK)', () => {
     await expect(check({ SERVICE: 'payment', PAYMENT_PORT: String(port) })).resolves.toBe(0);
   });
 
+  it.each(SERVICES)('knows %s’s default port, as its config.ts has it (no <SERVICE>_PORT set)', (service) => {
+    expect(read('infra', 'docker', 'healthcheck.js')).toMatch(new RegExp(`DEFAULT_PORTS = \\{[^}]*\\b${service}: ${servicePort(service)}\\b`));
+  });
+
   it('is unhealthy when /health/live answers otherwise, nothing listens, or SERVICE is unknown', async () => {
     status = 503;
     await expect(check({ SERVICE: 'payment', PAYMENT_PORT: String(port) })).resolves.toBe(1);
@@ -456,7 +460,7 @@ describe('docker-compose.yml', () => {
     expect(missing).toEqual([]);
   });
 
-  it.each(['order', 'payment', 'inventory', 'analytics'])('builds and wires %s', (name) => {
+  it.each(['order', 'payment', 'inventory', 'analytics', 'notification'])('builds and wires %s', (name) => {
     const service = rendered.services[name]!;
     const port = servicePort(name);
     expect(service.build?.args?.SERVICE).toBe(name);
@@ -483,6 +487,7 @@ describe('docker-compose.yml', () => {
     expect([...closure('payment')].sort()).toEqual(['db-init-postgres', 'kafka', 'postgres', 'rabbitmq']);
     expect([...closure('analytics')].sort()).toEqual(['azurite', 'db-init-postgres', 'kafka', 'postgres', 'rabbitmq']);
     expect([...closure('order')].sort()).toEqual(['db-init-sqlserver', 'kafka', 'rabbitmq', 'sqlserver']);
+    expect([...closure('notification')].sort()).toEqual(['db-init-postgres', 'kafka', 'mailpit', 'postgres', 'rabbitmq']);
   });
 
   it('waits only on what can report: healthy needs a health check, completed needs a one-shot job', () => {
