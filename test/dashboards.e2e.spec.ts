@@ -23,7 +23,9 @@ import { until } from './support/wait';
 jest.setTimeout(120_000);
 
 type Service = keyof SystemUnderTest['urls'];
-const SERVICES: Service[] = ['order', 'payment', 'inventory', 'analytics'];
+/** The services and the port prometheus.yml scrapes each on. */
+const PORTS = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, notification: 3005 } as const;
+const SERVICES = Object.keys(PORTS) as Array<keyof typeof PORTS & Service>;
 const RABBITMQ_METRICS = 'http://127.0.0.1:15692';
 const RABBITMQ_API = 'http://127.0.0.1:15672/api';
 const rabbitAuth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
@@ -82,7 +84,7 @@ describe('the Grafana dashboards against the running system', () => {
       scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
     };
     const where: Record<string, string> = {
-      ...Object.fromEntries(SERVICES.map((s, i) => [`${s}:${3000 + i}`, new URL(sut.urls[s]).host])),
+      ...Object.fromEntries(SERVICES.map((s) => [`${s}:${PORTS[s]}`, new URL(sut.urls[s]).host])),
       'rabbitmq:15692': new URL(RABBITMQ_METRICS).host,
     };
     config.global.scrape_interval = '1s';
