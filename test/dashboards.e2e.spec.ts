@@ -34,8 +34,13 @@ const distributed = process.env.E2E_MODE === 'distributed';
 /** Queries this run has nothing to show for, and why. Any other query returning no series fails the test. */
 const NOTHING_TO_SHOW: Record<string, string> = {
   'Server errors (5xx share)': 'no request fails with a 5xx here',
-  ...(distributed ? {} : { "Queue depth (RabbitMQ, the service's queues)": 'the embedded mode uses no RabbitMQ queue' }),
 };
+/**
+ * Queries whose emptiness this run cannot decide. The embedded mode uses no RabbitMQ queue, but the
+ * machine's broker is shared: another checkout's queues named after a service (or a killed run's
+ * leftovers) fill the panel, so in that mode it may show data or none.
+ */
+const MAY_SHOW_NOTHING = distributed ? [] : ["Queue depth (RabbitMQ, the service's queues)"];
 
 const freePort = () =>
   new Promise<number>((done, fail) => {
@@ -205,7 +210,7 @@ describe('the Grafana dashboards against the running system', () => {
       if (series === 0) empty.push(q.panel);
     }
     expect(errors).toEqual([]);
-    expect([...new Set(empty)].sort()).toEqual(Object.keys(NOTHING_TO_SHOW).sort());
+    expect([...new Set(empty)].filter((panel) => !MAY_SHOW_NOTHING.includes(panel)).sort()).toEqual(Object.keys(NOTHING_TO_SHOW).sort());
     // And what it shows is this run: the saga dashboard's outcomes add up to what the test placed.
     const completed = await promql('sum by (outcome) (saga_orders_completed_total)');
     expect(Object.fromEntries(completed.map((s) => [s.metric.outcome, Number(s.value[1])]))).toEqual({ confirmed: 2, cancelled: 3 });

@@ -73,17 +73,7 @@ describe('notification and contract versions (distributed)', () => {
     const customer = uniq('cust');
     await api.account(customer, 100);
     const orderId = randomUUID();
-    const v1 = {
-      messageId: randomUUID(),
-      type: 'OrderPlaced',
-      version: 1,
-      occurredAt: new Date().toISOString(),
-      correlationId: orderId,
-      causationId: null,
-      source: 'order',
-      key: orderId,
-      payload: { orderId, customerId: customer, items: [{ sku: 'KB-001', quantity: 2, unitPrice: 1000 }], total: 2000, currency: 'USD' },
-    };
+    const v1 = orderPlacedV1(orderId, customer, 2, 1000);
     const connection = await connect(rabbitmqUrl);
     try {
       const channel = await connection.createConfirmChannel();
@@ -109,17 +99,7 @@ describe('notification and contract versions (distributed)', () => {
 
   it('archives an OrderPlaced v1 left in Kafka, and reads it back as stored (v1) or as the newest version (v2)', async () => {
     const orderId = randomUUID();
-    const v1 = {
-      messageId: randomUUID(),
-      type: 'OrderPlaced',
-      version: 1,
-      occurredAt: new Date().toISOString(),
-      correlationId: orderId,
-      causationId: null,
-      source: 'order',
-      key: orderId,
-      payload: { orderId, customerId: 'legacy', items: [{ sku: 'KB-001', quantity: 3, unitPrice: 500 }], total: 1500, currency: 'USD' },
-    };
+    const v1 = orderPlacedV1(orderId, 'legacy', 3, 500);
     const producer = new Kafka({ clientId: 'e2e-v1', brokers, logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
     try {
@@ -156,3 +136,18 @@ describe('notification and contract versions (distributed)', () => {
     });
   });
 });
+
+/** An OrderPlaced as version 1 wrote it (no line totals, no email), for one line of KB-001. */
+function orderPlacedV1(orderId: string, customerId: string, quantity: number, unitPrice: number) {
+  return {
+    messageId: randomUUID(),
+    type: 'OrderPlaced',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: orderId,
+    causationId: null,
+    source: 'order',
+    key: orderId,
+    payload: { orderId, customerId, items: [{ sku: 'KB-001', quantity, unitPrice }], total: quantity * unitPrice, currency: 'USD' },
+  };
+}

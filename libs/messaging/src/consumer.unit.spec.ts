@@ -6,26 +6,11 @@ import { on, type Subscription } from './handler';
 import { InMemoryTransport } from './memory/in-memory.transport';
 import { NonRetryableError, type RecoverabilityOptions } from './recoverability';
 import type { FailureInfo } from './transport';
+import { fixtureOrderId, orderPlaced as placed } from '../../../test/support/envelopes';
 
 const policy: RecoverabilityOptions = { immediateRetries: 2, delayedRetries: 2, baseDelayMs: 20, maxDelayMs: 100, jitter: 0 };
 const logger = createLogger({ service: 'test', level: 'error' });
-const orderId = '3f1d7a43-2d5b-4c55-9b0c-3a3b3f0f4a11';
-
-function placed(): Envelope<OrderPlaced> {
-  return createEnvelope({
-    type: OrderPlaced.type,
-    key: orderId,
-    source: 'order',
-    payload: {
-      orderId,
-      customerId: 'alice',
-      items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100, lineTotal: 100 }],
-      total: 100,
-      currency: 'USD',
-      email: null,
-    },
-  });
-}
+const orderId = fixtureOrderId;
 
 const until = async (cond: () => boolean | Promise<boolean>, ms = 3000) => {
   const end = Date.now() + ms;

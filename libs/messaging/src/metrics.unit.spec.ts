@@ -1,4 +1,4 @@
-import { createEnvelope, OrderPlaced, type Envelope } from '@app/contracts';
+import { OrderPlaced, type Envelope } from '@app/contracts';
 import { createLogger, sleep } from '@app/platform';
 import { Registry } from 'prom-client';
 import { MessageConsumer } from './consumer';
@@ -6,25 +6,9 @@ import { on } from './handler';
 import { InMemoryTransport } from './memory/in-memory.transport';
 import { ConsumerMetrics, DeadLetterMetrics, UNKNOWN_MESSAGE_TYPE } from './metrics';
 import { NonRetryableError } from './recoverability';
+import { orderPlaced as placed } from '../../../test/support/envelopes';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
-const orderId = '3f1d7a43-2d5b-4c55-9b0c-3a3b3f0f4a11';
-
-const placed = (occurredAt = new Date()): Envelope<OrderPlaced> =>
-  createEnvelope({
-    type: OrderPlaced.type,
-    key: orderId,
-    source: 'order',
-    occurredAt,
-    payload: {
-      orderId,
-      customerId: 'alice',
-      items: [{ sku: 'KB-001', quantity: 1, unitPrice: 100, lineTotal: 100 }],
-      total: 100,
-      currency: 'USD',
-      email: null,
-    },
-  });
 
 /** A series' value; for a histogram, pass `series` ('_sum', '_count'), else the first bucket would answer. */
 async function valueOf(registry: Registry, name: string, labels: Record<string, string>, series = ''): Promise<number> {

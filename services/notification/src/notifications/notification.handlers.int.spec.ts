@@ -1,9 +1,10 @@
 import { createEnvelope, type OrderCancelled, type OrderConfirmed } from '@app/contracts';
 import { decideRecovery, isUnavailable, MessageFailed, messagingMigrations, UnitOfWork, type Dispatch } from '@app/messaging';
-import { openDataSource, sqlDatabaseOf, type SqlDatabase, type SqlSession } from '@app/persistence';
+import { openDataSource, sqlDatabaseOf, type SqlDatabase } from '@app/persistence';
 import { createLogger, startSmtpSink, systemClock, type SmtpSink } from '@app/platform';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { failingOnce } from '../../../../test/support/failing-database';
 import { createTestDatabase } from '../../../../test/support/postgres';
 import { loadNotificationConfig } from '../config';
 import { MailNotSent, SmtpMailer } from '../mail/mailer';
@@ -148,27 +149,10 @@ describe('Notification handler on PostgreSQL and SMTP', () => {
   });
 
   it('a batch whose commit fails after its mails were taken runs again without sending them twice', async () => {
-    let failNext = true;
-    const flaky: SqlDatabase = {
-      dialect: db.dialect,
-      query: (...args) => db.query(...args),
-      transaction: (work) =>
-        db.transaction((s) =>
-          work({
-            dialect: s.dialect,
-            query: ((text: string, params?: readonly unknown[], options?: { prepare?: boolean }) => {
-              if (failNext && text.includes('INSERT INTO notifications')) {
-                failNext = false;
-                return Promise.reject(new Error('connection lost'));
-              }
-              return s.query(text, params, options);
-            }) as SqlSession['query'],
-          }),
-        ),
-    };
+    const flaky = failingOnce(db, 'INSERT INTO notifications');
     const batch = [confirmed(), confirmed(), cancelled()];
     const results = await new UnitOfWork(flaky, noDispatch).handleBatch('notification', batch, (tx, fresh) => handlers.handle(tx, fresh));
-    expect(failNext).toBe(false);
+    expect(flaky.failed()).toBe(true);
     expect(outcomes(results)).toEqual(['handled', 'handled', 'handled']);
     for (const m of batch) expect(mailsFor(m.payload.orderId)).toHaveLength(1);
     expect((await records()).every((r) => r.status === 'SENT' && r.attempts === 1)).toBe(true);

@@ -1,9 +1,10 @@
 import { createEnvelope, type OrderPlaced } from '@app/contracts';
 import { MessageFailed, messagingMigrations, UnitOfWork, type Dispatch } from '@app/messaging';
-import { openDataSource, sqlDatabaseOf, type SqlDatabase, type SqlSession } from '@app/persistence';
+import { openDataSource, sqlDatabaseOf, type SqlDatabase } from '@app/persistence';
 import { createLogger, systemClock } from '@app/platform';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { failingOnce } from '../../../../test/support/failing-database';
 import { createTestDatabase } from '../../../../test/support/postgres';
 import { GatewayUnavailableError, type GatewayAccount, type PaymentGateway } from '../gateway/payment-gateway';
 import { PaymentTables1763769600002 } from '../migrations/1763769600002-payment-tables';
@@ -89,30 +90,13 @@ describe('Payment handler batches on PostgreSQL', () => {
     const gateway = new CountingGateway();
     const handlers = new PaymentHandlers(gateway, logger, systemClock);
     // The first transaction's outbox insert fails (a lost connection, say), after the charges were approved.
-    let failNext = true;
-    const flaky: SqlDatabase = {
-      dialect: db.dialect,
-      query: (...args) => db.query(...args),
-      transaction: (work) =>
-        db.transaction((s) =>
-          work({
-            dialect: s.dialect,
-            query: ((text: string, params?: readonly unknown[], options?: { prepare?: boolean }) => {
-              if (failNext && text.includes('INSERT INTO outbox_messages')) {
-                failNext = false;
-                return Promise.reject(new Error('connection lost'));
-              }
-              return s.query(text, params, options);
-            }) as SqlSession['query'],
-          }),
-        ),
-    };
+    const flaky = failingOnce(db, 'INSERT INTO outbox_messages');
     const uow = new UnitOfWork(flaky, noDispatch);
     const batch = [placed('alice', 1000), placed('bob', 2000), placed('alice', 3000)];
 
     const outcomes = await uow.handleBatch('payment', batch, (tx, fresh) => handlers.handle(tx, fresh));
 
-    expect(failNext).toBe(false);
+    expect(flaky.failed()).toBe(true);
     expect(outcomes).toEqual(['handled', 'handled', 'handled']);
     expect([...gateway.calls.values()]).toEqual([1, 1, 1]);
     expect(gateway.calls.size).toBe(3);
