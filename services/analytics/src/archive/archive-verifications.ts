@@ -4,7 +4,15 @@ import { gunzip } from 'node:zlib';
 import type { EventStream } from '@app/messaging';
 import type { Logger } from '@app/platform';
 import type { ArchiveStore } from './archive-store';
-import { duplicateMessages, rangeFromBlob, verifyPartition, type BlobRange, type DuplicateMessage, type PartitionReport } from './archive-verify';
+import {
+  duplicateMessages,
+  rangeFromBlob,
+  verifyPartition,
+  type BlobRange,
+  type DuplicateMessage,
+  type OffsetWindow,
+  type PartitionReport,
+} from './archive-verify';
 import { ARCHIVE_ROOT } from './blob-name';
 
 const gunzipAsync = promisify(gunzip);
@@ -14,6 +22,8 @@ export interface VerificationScope {
   topic?: string;
   /** One partition of that topic. */
   partition?: number;
+  /** Offsets of that partition, both ends included: only they are checked. */
+  offsets?: OffsetWindow;
 }
 
 export interface VerificationReport {
@@ -111,6 +121,7 @@ export class ArchiveVerifications {
 
   private async verify(job: Verification): Promise<VerificationReport> {
     const topics = job.scope.topic ? [job.scope.topic] : this.topics;
+    const offsets = job.scope.offsets;
     // Committed offsets first, blobs second: an offset is committed only after its blob is
     // stored, so every blob a committed offset needs is already there when the listing runs.
     // (The other way round, a blob stored and committed between the two reads is a false gap.)
@@ -130,7 +141,8 @@ export class ArchiveVerifications {
       const wanted = page.items
         .map((b) => rangeFromBlob(b.name, b.metadata))
         .filter((r): r is BlobRange => r !== null)
-        .filter((r) => topics.includes(r.topic) && (job.scope.partition === undefined || r.partition === job.scope.partition));
+        .filter((r) => topics.includes(r.topic) && (job.scope.partition === undefined || r.partition === job.scope.partition))
+        .filter((r) => !offsets || (r.firstOffset <= offsets.to && r.lastOffset >= offsets.from));
       for (let i = 0; i < wanted.length; i += READS_IN_FLIGHT) {
         await Promise.all(
           wanted.slice(i, i + READS_IN_FLIGHT).map(async (range) => {
@@ -144,7 +156,7 @@ export class ArchiveVerifications {
       token = page.continuationToken ?? undefined;
     } while (token);
 
-    const partitions = positions.map((p) => verifyPartition(p.topic, p.partition, p.committed, p.low, ranges.get(`${p.topic}#${p.partition}`) ?? []));
+    const partitions = positions.map((p) => verifyPartition(p.topic, p.partition, p.committed, p.low, ranges.get(`${p.topic}#${p.partition}`) ?? [], offsets));
     const duplicates = duplicateMessages([...ranges.values()].flat());
     const ok = partitions.every((p) => p.ok) && duplicates.length === 0;
     return {

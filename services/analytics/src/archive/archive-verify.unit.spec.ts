@@ -4,7 +4,7 @@ import { InMemoryEventStream } from '@app/messaging';
 import { createLogger } from '@app/platform';
 import { until } from '../../../../test/support/wait';
 import { InMemoryArchiveStore } from './archive-store';
-import { ArchiveVerifications } from './archive-verifications';
+import { ArchiveVerifications, type VerificationScope } from './archive-verifications';
 import { blobName } from './blob-name';
 
 const topic = 'order-events';
@@ -34,7 +34,7 @@ async function putBlob(
   return name;
 }
 
-async function verify(store: InMemoryArchiveStore, committed: number) {
+async function verify(store: InMemoryArchiveStore, committed: number, scope: VerificationScope = {}) {
   const stream = new InMemoryEventStream();
   await stream.ensureTopics([{ topic, partitions: 1 }]);
   for (let i = 0; i < committed; i++) await stream.produce(topic, [{ key: null, value: '{}' }]);
@@ -42,7 +42,7 @@ async function verify(store: InMemoryArchiveStore, committed: number) {
   if (committed > 0) await handle.commit([{ topic, partition: 0, offset: committed }]);
   await handle.stop();
   const verifications = new ArchiveVerifications(store, stream, 'g', [topic], logger);
-  const job = verifications.start({});
+  const job = verifications.start(scope);
   await until(
     () => verifications.get(job.id)!.status,
     (s) => s !== 'running',
@@ -96,5 +96,28 @@ describe('archive verification', () => {
     expect(job.report!.ok).toBe(true);
     expect(job.report!.partitions[0]).toMatchObject({ gaps: [], duplicates: [], events: 2 });
     expect(job.report!.duplicateMessages).toEqual([]);
+  });
+
+  it('given a range of offsets, then only they are checked: a gap outside it is not reported, one inside it is, and its blobs alone are counted', async () => {
+    const store = new InMemoryArchiveStore();
+    // Offsets 2 and 3 are missing: no blob holds them.
+    await putBlob(store, 0, 1, [
+      [0, event()],
+      [1, event()],
+    ]);
+    await putBlob(store, 4, 5, [
+      [4, event()],
+      [5, event()],
+    ]);
+    expect((await verify(store, 6)).report!.partitions[0].gaps).toEqual([{ from: 2, to: 3 }]);
+
+    const after = await verify(store, 6, { topic, partition: 0, offsets: { from: 4, to: 9 } });
+    expect(after.report!.ok).toBe(true);
+    expect(after.report!.partitions[0]).toMatchObject({ window: { from: 4, to: 9 }, gaps: [], events: 2, blobs: 1 });
+    expect(after.blobsRead).toBe(1);
+
+    const across = await verify(store, 6, { topic, partition: 0, offsets: { from: 1, to: 4 } });
+    expect(across.report!.ok).toBe(false);
+    expect(across.report!.partitions[0]).toMatchObject({ gaps: [{ from: 2, to: 3 }], events: 2, blobs: 2 });
   });
 });

@@ -37,9 +37,19 @@ const verificationBody = z
   .object({
     topic: z.enum(ARCHIVE_TOPICS as [string, ...string[]]).optional(),
     partition: z.number().int().min(0).max(10_000).optional(),
+    fromOffset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    toOffset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict()
-  .refine((b) => b.partition === undefined || b.topic !== undefined, { path: ['partition'], message: 'a partition needs its topic' });
+  .refine((b) => b.partition === undefined || b.topic !== undefined, { path: ['partition'], message: 'a partition needs its topic' })
+  .refine((b) => (b.fromOffset === undefined && b.toOffset === undefined) || b.partition !== undefined, {
+    path: ['fromOffset'],
+    message: 'an offset range needs its topic and partition',
+  })
+  .refine((b) => b.fromOffset === undefined || b.toOffset === undefined || b.fromOffset <= b.toOffset, {
+    path: ['toOffset'],
+    message: 'at least fromOffset',
+  });
 
 const verificationId = z.string().uuid('a verification id as returned by POST');
 
@@ -122,7 +132,8 @@ export class ArchivesHttp {
   @UseGuards(AdminGuard)
   @ApiOperation({
     summary: 'Start a check that the archive holds each committed offset exactly once (admin)',
-    description: 'Scope: every archived topic, one topic, or one partition. It runs in the background; `Location` is where its progress and verdict are read.',
+    description:
+      'Scope: every archived topic, one topic, one partition, or a range of its offsets (`fromOffset`..`toOffset`, both included; either end may be left open). It runs in the background; `Location` is where its progress and verdict are read.',
     body: verificationBody,
     example: { body: { topic: 'order-events' } },
     responses: {
@@ -132,7 +143,9 @@ export class ArchivesHttp {
     },
   })
   start(@Body() body: unknown, @Res({ passthrough: true }) res: Response) {
-    const scope = parseRequest(verificationBody, body ?? {});
+    const { fromOffset, toOffset, ...where } = parseRequest(verificationBody, body ?? {});
+    const scope =
+      fromOffset === undefined && toOffset === undefined ? where : { ...where, offsets: { from: fromOffset ?? 0, to: toOffset ?? Number.MAX_SAFE_INTEGER } };
     const verifications = this.verifications;
     if (!verifications.ready()) throw unavailable('the event stream is unavailable: a verification needs its committed offsets');
     const running = verifications.current();

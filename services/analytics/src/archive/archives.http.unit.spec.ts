@@ -42,6 +42,27 @@ describe('archive endpoints when a dependency is down', () => {
     expect(await status(() => off.start({}, res))).toBe(503);
   });
 
+  it('refuses an offset range without its partition, or one that ends before it starts, naming the field', () => {
+    const store = new InMemoryArchiveStore();
+    const http = new ArchivesHttp(store, new ArchiveVerifications(store, stream(true), 'g', ['order-events'], logger));
+    const refusal = (body: unknown) => {
+      try {
+        http.start(body, res);
+      } catch (error) {
+        return { status: (error as HttpException).getStatus(), body: JSON.stringify((error as HttpException).getResponse()) };
+      }
+      throw new Error('accepted');
+    };
+    expect(refusal({ topic: 'order-events', fromOffset: 3 })).toMatchObject({ status: 400, body: expect.stringContaining('fromOffset') });
+    expect(refusal({ topic: 'order-events', partition: 0, fromOffset: 5, toOffset: 2 })).toMatchObject({
+      status: 400,
+      body: expect.stringContaining('toOffset'),
+    });
+    expect(http.start({ topic: 'order-events', partition: 0, fromOffset: 2 }, res)).toMatchObject({
+      scope: { offsets: { from: 2, to: Number.MAX_SAFE_INTEGER } },
+    });
+  });
+
   it('reads an archived v1 OrderPlaced as stored, or upcast to the newest version', () => {
     const v1 = {
       messageId: 'm-1',

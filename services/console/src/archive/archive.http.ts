@@ -29,10 +29,11 @@ const blobName = z
   .max(300)
   .regex(/^events\/[A-Za-z0-9/._-]+\.ndjson\.gz$/, 'an archive blob name as listed')
   .refine((n) => !n.includes('..'), 'no ..');
+/** Bounds only: Analytics refuses a scope that does not hang together (its 400 names the field). */
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 const verifyBody = z
-  .object({ topic: topic.optional(), partition: z.number().int().min(0).max(10_000).optional() })
-  .strict()
-  .refine((b) => b.partition === undefined || b.topic !== undefined, { path: ['partition'], message: 'a partition needs its topic' });
+  .object({ topic: topic.optional(), partition: z.number().int().min(0).max(10_000).optional(), fromOffset: offset, toOffset: offset })
+  .strict();
 
 interface Blob {
   name: string;
@@ -77,7 +78,7 @@ export class ArchiveHttp {
     await this.audit.record({
       actor: req.session!.actor,
       action: 'verify-archive',
-      target: scope.topic ? `${scope.topic}${scope.partition !== undefined ? ` partition ${scope.partition}` : ''}` : 'the whole archive',
+      target: scope.topic ? `${scope.topic}${scope.partition !== undefined ? ` partition ${scope.partition}` : ''}${rangeOf(scope)}` : 'the whole archive',
       result: reply.status === 202 ? `started ${reply.body.id}` : `refused (${reply.status})`,
     });
     return expectOk('analytics', reply);
@@ -88,4 +89,10 @@ export class ArchiveHttp {
     const key = parseRequest(z.string().uuid('a verification id'), id, 'id');
     return this.upstream.ok('analytics', 'GET', `/api/analytics/archives/verifications/${key}`);
   }
+}
+
+/** ' offsets 10..20' (an open end shown as such), or nothing when the scope has no range. */
+function rangeOf(scope: { fromOffset?: number; toOffset?: number }): string {
+  if (scope.fromOffset === undefined && scope.toOffset === undefined) return '';
+  return ` offsets ${scope.fromOffset ?? 0}..${scope.toOffset ?? ''}`;
 }
