@@ -28,7 +28,11 @@ export function consoleReadinessProbes(config: Pick<ConsoleConfig, 'webDir' | 'u
       name: service,
       reportOnly: true,
       check: async () => {
-        const res = await fetchFn(`${config.upstreams[service]}/health/ready`, { signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
+        const res = await fetchFn(`${config.upstreams[service]}/health/ready`, { signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) }).catch((error: unknown) => {
+          // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND) is its cause.
+          const e = error as { message?: string; cause?: { code?: string } } | undefined;
+          throw new Error(`${service} is unreachable: ${e?.cause?.code ?? e?.message ?? String(error)}`);
+        });
         await res.body?.cancel();
         if (res.status !== 200) throw new Error(`${service} is not ready (/health/ready answered ${res.status})`);
       },

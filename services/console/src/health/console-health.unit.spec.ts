@@ -39,16 +39,17 @@ describe("the console's readiness probes", () => {
     const called: string[] = [];
     const fakeFetch = (async (url: string) => {
       called.push(url);
-      if (url.startsWith('http://payment')) throw new Error('connect ECONNREFUSED');
+      if (url.startsWith('http://payment')) throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) });
+      if (url.startsWith('http://analytics')) throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
       return new Response('{}', { status: url.startsWith('http://inventory') ? 503 : 200 });
     }) as unknown as typeof fetch;
     const probes = consoleReadinessProbes({ webDir: dir, upstreams }, fakeFetch).filter((p) => p.reportOnly);
     const results = Object.fromEntries(await Promise.all(probes.map(async (p) => [p.name, await outcome(p.check)])));
     expect(results).toEqual({
       order: 'up',
-      payment: 'connect ECONNREFUSED',
+      payment: 'payment is unreachable: ECONNREFUSED',
       inventory: 'inventory is not ready (/health/ready answered 503)',
-      analytics: 'up',
+      analytics: 'analytics is unreachable: The operation was aborted due to timeout',
       notification: 'up',
     });
     expect(called).toContain('http://order/health/ready');
