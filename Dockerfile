@@ -1,8 +1,8 @@
 # One image per service, all from this file:
 #   docker build --build-arg SERVICE=payment -t order-saga/payment .
-# SERVICE (order | payment | inventory | analytics | notification) selects the last stage. Every stage before
-# the per-service ones is the same for all four, so the second image reuses the first one's
-# dependency install and TypeScript build from the cache. `--target payment` works too.
+# SERVICE (order | payment | inventory | analytics | notification | console) selects the last
+# stage. Every stage before the per-service ones is the same for all six, so the second image
+# reuses the first one's dependency install and build from the cache. `--target payment` works too.
 #
 # No BuildKit-only syntax (no RUN --mount, no heredocs): docker-compose 1.29 builds through the
 # classic builder.
@@ -26,6 +26,8 @@ FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY libs ./libs
 COPY services ./services
+# The services' TypeScript, and the operations console's page (Vite, into dist/console-web),
+# which the console's backend serves: every image carries it, only the console's uses it.
 RUN npm run build
 
 # Production dependencies only, from the same lockfile; no compiler, no test tools.
@@ -41,7 +43,8 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY infra/docker/healthcheck.js ./healthcheck.js
 # The code stays owned by root, so the process cannot rewrite it. .data is the only writable
-# directory: the in-process PGlite uses it when no DATABASE_URL is given (a quick try-out).
+# directory: the in-process PGlite uses it when no DATABASE_URL is given (a quick try-out), and
+# the console its audit log (a volume there keeps it: compose and k8s mount one).
 RUN mkdir .data && chown 1000:1000 .data
 # The image's `node` user, by number so that Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
@@ -78,6 +81,13 @@ FROM runtime AS notification
 ENV SERVICE=notification
 EXPOSE 3005
 CMD ["node", "dist/services/notification/src/main.js"]
+
+# The operations console: no database, no broker; the services' URLs, the admin token, and its
+# audit log in /app/.data (CONSOLE_AUDIT_LOG).
+FROM runtime AS console
+ENV SERVICE=console
+EXPOSE 3004
+CMD ["node", "dist/services/console/src/main.js"]
 
 # Without --build-arg SERVICE this line fails with "base name (${SERVICE}) should not be blank".
 FROM ${SERVICE}

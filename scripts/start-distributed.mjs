@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 // `npm run start:distributed`: the five services as five processes on a real PostgreSQL (one
-// database each) and RabbitMQ. Creates the databases if they are missing, gives every service
-// the same admin token, prefixes each one's output with its name, and stops them all together.
+// database each) and RabbitMQ, and the operations console as a sixth over their URLs. Creates
+// the databases if they are missing, gives every process the same admin token, prefixes each
+// one's output with its name, and stops them all together.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
 const http = require('node:http');
 
 // The same defaults as each service's config.ts; <SERVICE>_PORT overrides, as it does there.
-const DEFAULT_PORTS = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, notification: 3005 };
+const DEFAULT_PORTS = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, console: 3004, notification: 3005 };
 const service = process.env.SERVICE || '';
 const port = Number(process.env[`${service.toUpperCase()}_PORT`] || DEFAULT_PORTS[service]);
 

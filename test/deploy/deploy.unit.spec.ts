@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { builtinModules } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
@@ -63,13 +63,22 @@ const compose = (() => {
 
 /**
  * The services an image is built for: package.json's start:<name> scripts that run
- * dist/services/<name>. Not the operations console yet: it has no image (ADR 0012).
+ * dist/services/<name>, the operations console among them.
  */
 const SERVICES: string[] = Object.entries(JSON.parse(read('package.json')).scripts as Record<string, string>)
   .map(([name, script]) => /^start:(\w+)$/.exec(name) && new RegExp(`node dist/services/(\\w+)/src/main\\.js$`).exec(script))
   .filter((m): m is RegExpExecArray => !!m)
   .map((m) => m[1]!)
-  .filter((name) => name !== 'embedded' && name !== 'console');
+  .filter((name) => name !== 'embedded');
+
+/** The console has no database or broker: it calls the others over HTTP at <NAME>_URL. */
+const CONSOLE = 'console';
+
+/** The services the console calls, by the `<NAME>_URL: url(...)` settings of its config.ts. */
+const CONSOLE_UPSTREAMS: string[] = [...read('services', CONSOLE, 'src', 'config.ts').matchAll(/^\s+([A-Z]+)_URL: url\(/gm)].map((m) => m[1]!.toLowerCase());
+
+/** The console's audit log in a container: compose and k8s set CONSOLE_AUDIT_LOG to a file on a volume. */
+const AUDIT_LOG = '/app/.data/console-audit.log';
 
 /** Each service's default port, from its config.ts (`ORDER_PORT: port(3000)`). */
 function servicePort(service: string): number {
@@ -88,13 +97,14 @@ function sourceFiles(dir: string): string[] {
 
 /**
  * Every environment variable the services' code reads: zod config shapes
- * (`SAGA_DEADLINE_MS: int(30_000, 1)`), `process.env.X` and `env.X`. Tests are left out.
+ * (`SAGA_DEADLINE_MS: int(30_000, 1)`, the console's `ORDER_URL: url(...)`), `process.env.X`
+ * and `env.X`. Tests are left out.
  */
 const SERVICE_ENV: Set<string> = (() => {
   const names = new Set<string>();
   for (const file of [...sourceFiles(at('libs')), ...sourceFiles(at('services'))]) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9_]+):\s*(?:z\s*\.|port\(|int\(|bool\(|csvInts\()/gm)) names.add(m[1]!);
+    for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9_]+):\s*(?:z\s*\.|port\(|int\(|bool\(|csvInts\(|url\()/gm)) names.add(m[1]!);
     for (const m of text.matchAll(/\benv\.([A-Z][A-Z0-9_]+)\b/g)) names.add(m[1]!);
     for (const m of text.matchAll(/\benv\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) names.add(m[1]!);
   }
@@ -215,7 +225,8 @@ describe('Dockerfile', () => {
   const stageNames = new Set(stages.map((s) => s.name).filter(Boolean));
 
   it('knows the services from package.json', () => {
-    expect([...SERVICES].sort()).toEqual(['analytics', 'inventory', 'notification', 'order', 'payment']);
+    expect([...SERVICES].sort()).toEqual(['analytics', 'console', 'inventory', 'notification', 'order', 'payment']);
+    expect([...CONSOLE_UPSTREAMS].sort()).toEqual(['analytics', 'inventory', 'notification', 'order', 'payment']);
   });
 
   it('lints without errors (dockerfile-utils)', () => {
@@ -257,7 +268,7 @@ describe('Dockerfile', () => {
     expect(runs.some((r) => /\bnpm run build\b/.test(r))).toBe(true);
   });
 
-  it.each(['order', 'payment', 'inventory', 'analytics', 'notification'])('builds %s: non-root, health check, its port, its entry point', (service) => {
+  it.each(SERVICES)('builds %s: non-root, health check, its port, its entry point', (service) => {
     const s = effectiveSettings(stages, service);
     expect(s.chain.at(-1)?.name).toBe(service);
     expect(s.chain[0]!.base).toMatch(/^node:24[\w.-]*$/); // the Node LTS CI runs the suites on
@@ -273,6 +284,30 @@ describe('Dockerfile', () => {
     const cmd = JSON.parse(s.cmd ?? 'null') as string[];
     expect(cmd).toEqual(['node', `dist/services/${service}/src/main.js`]);
     expect(existsSync(at('services', service, 'src', 'main.ts'))).toBe(true);
+  });
+
+  it("puts the console's page in the image: the build stage runs Vite into dist/console-web, which the runtime copies", () => {
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    const vite = /vite build --config (\S+)/.exec(pkg.scripts.build ?? '')?.[1];
+    expect(vite).toBeDefined();
+    expect(read(vite!)).toMatch(/outDir: fileURLToPath\(new URL\('\.\.\/\.\.\/\.\.\/dist\/console-web'/);
+    // Every file the page is built from reaches the build context.
+    const ignored = dockerignore(read('.dockerignore'));
+    const web = relative(ROOT, resolve(at(vite!), '..'));
+    for (const file of [
+      'index.html',
+      'tsconfig.json',
+      relative(web, at(vite!)),
+      ...readdirSync(at(web, 'src'), { recursive: true }).map((f) => join('src', String(f))),
+    ])
+      expect({ file, ignored: ignored(join(web, file)) }).toEqual({ file, ignored: false });
+    const build = effectiveSettings(stages, 'build').chain.flatMap((st) => st.instructions);
+    expect(build.some((i) => i.keyword === 'COPY' && /^services\s/.test(i.args))).toBe(true);
+    expect(build.some((i) => i.keyword === 'RUN' && /\bnpm run build\b/.test(i.args))).toBe(true);
+    const runtime = effectiveSettings(stages, CONSOLE).chain.flatMap((st) => st.instructions);
+    expect(runtime.some((i) => i.keyword === 'COPY' && /--from=build\s+\/app\/dist\s+\.\/dist$/.test(i.args))).toBe(true);
+    // The console serves it from beside its own build (dist/services/console/src/web -> dist/console-web).
+    expect(read('services', CONSOLE, 'src', 'web', 'web.http.ts')).toContain("resolve(__dirname, '..', '..', '..', '..', 'console-web')");
   });
 
   it('copies only files that exist and that .dockerignore lets into the build context', () => {
@@ -477,6 +512,27 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('builds and wires the console: its port, the services by their compose names, the token, its audit log on a volume', () => {
+    const service = rendered.services[CONSOLE]!;
+    expect(service.build?.args?.SERVICE).toBe(CONSOLE);
+    expect(service.environment?.CONSOLE_PORT?.toString()).toBe(String(servicePort(CONSOLE)));
+    expect(JSON.stringify(service.ports)).toContain(`${servicePort(CONSOLE)}`);
+    expect(service.environment).toMatchObject({ HOST: '0.0.0.0', NODE_ENV: 'production', ADMIN_TOKEN: expect.stringMatching(/.{16,}/) });
+    for (const upstream of CONSOLE_UPSTREAMS) {
+      expect({ upstream, url: service.environment?.[`${upstream.toUpperCase()}_URL`] }).toEqual({
+        upstream,
+        url: `http://${upstream}:${servicePort(upstream)}`,
+      });
+      expect(rendered.services[upstream]?.build?.args?.SERVICE).toBe(upstream);
+    }
+    expect(service.environment?.CONSOLE_AUDIT_LOG).toBe(AUDIT_LOG);
+    const mounts = (service.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v));
+    const audit = mounts.find((v) => v.target === posix.dirname(AUDIT_LOG));
+    expect(Object.keys(rendered.volumes ?? {})).toContain(audit?.source);
+    // It waits for no one: a service that is down shows on its page rather than keeping it from starting.
+    expect(service.depends_on ?? {}).toEqual({});
+  });
+
   it('starts one service with only what it needs (docker compose up payment)', () => {
     const closure = (name: string, seen = new Set<string>()): Set<string> => {
       for (const dependency of Object.keys(rendered.services[name]?.depends_on ?? {})) {
@@ -488,6 +544,7 @@ describe('docker-compose.yml', () => {
     expect([...closure('analytics')].sort()).toEqual(['azurite', 'db-init-postgres', 'kafka', 'postgres', 'rabbitmq']);
     expect([...closure('order')].sort()).toEqual(['db-init-sqlserver', 'kafka', 'rabbitmq', 'sqlserver']);
     expect([...closure('notification')].sort()).toEqual(['db-init-postgres', 'kafka', 'mailpit', 'postgres', 'rabbitmq']);
+    expect([...closure(CONSOLE)]).toEqual([]);
   });
 
   it('waits only on what can report: healthy needs a health check, completed needs a one-shot job', () => {
@@ -572,6 +629,16 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
     objects = kustomize(dir);
   });
   const of = (kind: string) => objects.filter((o) => o.kind === kind);
+  /** What a Deployment's first container gets through envFrom, Secrets decoded. */
+  const envOf = (d: K8sObject) => {
+    const env: Record<string, string> = {};
+    for (const from of d.spec.template.spec.containers[0].envFrom ?? []) {
+      const ref = from.configMapRef ?? from.secretRef;
+      const source = objects.find((o) => o.kind === (from.configMapRef ? 'ConfigMap' : 'Secret') && o.metadata.name === ref.name)!;
+      for (const [key, value] of Object.entries(source.data ?? {})) env[key] = from.configMapRef ? value : Buffer.from(value, 'base64').toString();
+    }
+    return env;
+  };
   const podSpecs = () =>
     objects
       .filter((o) => WORKLOADS.has(o.kind))
@@ -678,14 +745,9 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
     }
     expect(missing).toEqual([]);
 
-    // What the four services get through envFrom must be variables they read, and each gets its own port.
+    // What the services get through envFrom must be variables they read, and each gets its own port.
     for (const d of of('Deployment')) {
-      const env: Record<string, string> = {};
-      for (const from of d.spec.template.spec.containers[0].envFrom ?? []) {
-        const ref = from.configMapRef ?? from.secretRef;
-        const source = objects.find((o) => o.kind === (from.configMapRef ? 'ConfigMap' : 'Secret') && o.metadata.name === ref.name)!;
-        for (const [key, value] of Object.entries(source.data ?? {})) env[key] = from.configMapRef ? value : Buffer.from(value, 'base64').toString();
-      }
+      const env = envOf(d);
       expect(Object.keys(env).filter((key) => !SERVICE_ENV.has(key))).toEqual([]);
       expect(
         Object.entries(env)
@@ -693,7 +755,37 @@ describe.each(['k8s/base', 'k8s/overlays/local'])('kustomize %s', (dir) => {
           .map(([key]) => key),
       ).toEqual([]); // empty is not unset for the services
       expect(env[`${d.metadata.name.toUpperCase()}_PORT`]).toBe(String(servicePort(d.metadata.name)));
-      expect(Object.keys(env)).toEqual(expect.arrayContaining(['ADMIN_TOKEN', 'DATABASE_URL', 'RABBITMQ_URL', 'TRANSPORT', 'STREAM', 'KAFKA_BROKERS', 'HOST']));
+      expect(Object.keys(env)).toEqual(
+        expect.arrayContaining(
+          d.metadata.name === CONSOLE
+            ? ['ADMIN_TOKEN', 'HOST', ...CONSOLE_UPSTREAMS.map((u) => `${u.toUpperCase()}_URL`)]
+            : ['ADMIN_TOKEN', 'DATABASE_URL', 'RABBITMQ_URL', 'TRANSPORT', 'STREAM', 'KAFKA_BROKERS', 'HOST'],
+        ),
+      );
+    }
+  });
+
+  it('runs one console, replaced rather than rolled, its audit log on a ReadWriteOnce claim, calling the services by their Service names', () => {
+    const d = of('Deployment').find((o) => o.metadata.name === CONSOLE)!;
+    // In-memory sessions and a file only one pod can mount (ADR 0012): two pods would not share either.
+    expect({ replicas: d.spec.replicas, strategy: d.spec.strategy?.type }).toEqual({ replicas: 1, strategy: 'Recreate' });
+    expect(of('PodDisruptionBudget').filter((p) => matches(p.spec.selector.matchLabels, d.spec.template.metadata.labels))).toEqual([]);
+    const env = envOf(d);
+    expect(env.CONSOLE_AUDIT_LOG).toBe(AUDIT_LOG);
+    const pod = d.spec.template.spec;
+    const mount = pod.containers[0].volumeMounts.find((m: { mountPath: string }) => m.mountPath === posix.dirname(AUDIT_LOG));
+    const claimName = pod.volumes.find((v: { name: string }) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
+    const claim = of('PersistentVolumeClaim').find((c) => c.metadata.name === claimName);
+    expect(claim?.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup); // the volume is writable by the image's user
+    for (const upstream of CONSOLE_UPSTREAMS) {
+      const service = of('Service').find((o) => o.metadata.name === upstream);
+      const port = servicePort(upstream);
+      expect({ upstream, url: env[`${upstream.toUpperCase()}_URL`], port: service?.spec.ports[0].port }).toEqual({
+        upstream,
+        url: `http://${upstream}:${port}`,
+        port,
+      });
     }
   });
 

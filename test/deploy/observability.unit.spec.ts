@@ -154,7 +154,8 @@ describe('observability/ on Kubernetes (kustomize k8s/overlays/local)', () => {
     for (const d of dashboards()) expect(maps[0]!.data?.[d.file]).toBe(readFileSync(join(DASHBOARDS_DIR, d.file), 'utf8'));
   });
 
-  it.each(Object.entries(SERVICES))('annotates the %s pods for scraping on their HTTP port', (service, port) => {
+  // The console too: its own HTTP metrics (compose's Prometheus does not scrape it: its dashboards are the saga's).
+  it.each(Object.entries({ ...SERVICES, console: 3004 }))('annotates the %s pods for scraping on their HTTP port', (service, port) => {
     const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === service)!;
     const template = deployment.spec.template;
     expect(template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics' });

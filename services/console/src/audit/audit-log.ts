@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Logger } from '@app/platform';
 
 export interface AuditEntry {
   at: string;
@@ -15,6 +16,8 @@ export interface AuditEntry {
 /**
  * Every console action, appended to a JSON-lines file (ADR 0012): it outlives restarts, needs
  * no database of its own, and is read with `tail`. Appends are chained so lines never interleave.
+ * Each entry is also a line of the structured log (`audit` with the entry's fields), so a
+ * cluster's log pipeline keeps it even where the file's volume is lost or edited.
  */
 export class AuditLog {
   private tail: Promise<void> = Promise.resolve();
@@ -22,11 +25,14 @@ export class AuditLog {
 
   constructor(
     private readonly file: string,
+    private readonly logger?: Logger,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   record(entry: Omit<AuditEntry, 'at'>): Promise<void> {
-    const line = `${JSON.stringify({ at: this.now().toISOString(), ...entry })}\n`;
+    const stamped: AuditEntry = { at: this.now().toISOString(), ...entry };
+    this.logger?.info('audit', { ...stamped });
+    const line = `${JSON.stringify(stamped)}\n`;
     this.ready ??= mkdir(dirname(this.file), { recursive: true });
     const write = this.tail.then(async () => {
       await this.ready;

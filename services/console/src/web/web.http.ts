@@ -37,16 +37,21 @@ const assetName = z
   .max(200)
   .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'an asset name');
 
+/** Where the built page is: the first candidate with an index.html, else the last one (to name it). */
+export function webDirectory(config: Pick<ConsoleConfig, 'webDir'>): string {
+  // dist/services/console/src/web/ -> dist/console-web when built; from the sources (tests),
+  // the working directory's dist/console-web.
+  const candidates = config.webDir ? [resolve(config.webDir)] : [resolve(__dirname, '..', '..', '..', '..', 'console-web'), resolve('dist', 'console-web')];
+  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[candidates.length - 1]!;
+}
+
 /** The single-page app that `npm run build` (Vite) writes into CONSOLE_WEB_DIR. */
 @Controller()
 export class WebHttp {
   private readonly dir: string;
 
   constructor(@Inject(CONSOLE_CONFIG) config: ConsoleConfig) {
-    // dist/services/console/src/web/ -> dist/console-web when built; from the sources (tests),
-    // the working directory's dist/console-web.
-    const candidates = config.webDir ? [resolve(config.webDir)] : [resolve(__dirname, '..', '..', '..', '..', 'console-web'), resolve('dist', 'console-web')];
-    this.dir = candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[candidates.length - 1]!;
+    this.dir = webDirectory(config);
   }
 
   @Get()
