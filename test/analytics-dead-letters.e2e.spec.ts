@@ -23,6 +23,12 @@ describe('analytics dead letters', () => {
   });
   afterAll(() => sut?.stop());
 
+  /** `saga_dead_letters_parked{store="stream"}` on Analytics' /metrics: the parked rows. */
+  const parkedGauge = async () => {
+    const text = await (await fetch(`${sut.urls.analytics}/metrics`)).text();
+    return Number(/^saga_dead_letters_parked\{[^}]*store="stream"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+  };
+
   const parkedFor = async (orderId: string, accept: (d: Listed) => boolean = () => true) => {
     const page = await until(
       () => api.admin<{ items: Listed[] }>('analytics', 'GET', '/api/admin/dead-letters?limit=200'),
@@ -50,6 +56,7 @@ describe('analytics dead letters', () => {
       headers: { 'message-id': messageId, 'x-original-topic': 'order-events' },
     });
     expect((await api.admin('analytics', 'GET', `/api/admin/dead-letters/${dead.id}`)).body).toEqual(dead);
+    expect(await parkedGauge()).toBe(1);
     // Admin only, like every service's.
     expect((await api.get('analytics', '/api/admin/dead-letters')).status).toBe(401);
     expect((await api.request('analytics', 'POST', `/api/admin/dead-letters/${dead.id}/replay`)).status).toBe(401);
@@ -87,5 +94,6 @@ describe('analytics dead letters', () => {
     expect((await api.admin('analytics', 'DELETE', `/api/admin/dead-letters/${again.id}`)).body).toEqual({ queue: 'analytics', purged: 1 });
     const after = await api.admin<{ items: Listed[] }>('analytics', 'GET', '/api/admin/dead-letters?limit=200');
     expect(after.body.items.filter((d) => d.headers['kafka-key'] === orderId)).toEqual([]);
+    expect(await parkedGauge()).toBe(0);
   });
 });
