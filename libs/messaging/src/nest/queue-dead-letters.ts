@@ -15,7 +15,8 @@ export class QueueDeadLetters implements DeadLetterSource {
   ) {}
 
   async list(after: number, limit: number): Promise<ListedDeadLetterRow[]> {
-    if (after < 0 || after + limit > MAX_DEAD_LETTER_POSITION) {
+    // `limit` includes the one the controller reads ahead to tell whether more follow.
+    if (after < 0 || after + limit - 1 > MAX_DEAD_LETTER_POSITION) {
       throw new ProblemException(400, 'Request validation failed', `cursor: beyond the first ${MAX_DEAD_LETTER_POSITION} dead letters`, {
         errors: [{ field: 'cursor', message: `beyond the first ${MAX_DEAD_LETTER_POSITION} dead letters; replay or purge to reach further` }],
       });
