@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 
 const ports = { order: 3000, payment: 3001, inventory: 3002, analytics: 3003, notification: 3005 };
 const [command, service, target] = process.argv.slice(2);
-const usage = 'usage: npm run dlq -- list|show|replay|purge <order|payment|inventory|notification> [id|--all]';
+const usage = 'usage: npm run dlq -- list|show|replay|purge <order|payment|inventory|notification|analytics> [id|--all]';
 
 function die(message) {
   console.error(message);
@@ -49,8 +49,10 @@ if (command === 'list') {
     queue = body.queue;
     count += body.count;
     for (const d of body.items) {
-      const m = d.message ?? {};
-      console.log(`${d.id}  ${d.deadLetteredAt}  ${m.type ?? '?'}  key=${m.key ?? '?'}  attempts=${d.failure.attempts}  ${d.failure.error}`);
+      // Analytics' dead letters are Kafka records, perhaps unreadable: their headers name them.
+      const m = typeof d.message === 'object' && d.message ? d.message : {};
+      const type = m.type ?? d.headers['message-type'] ?? '?';
+      console.log(`${d.id}  ${d.deadLetteredAt}  ${type}  key=${m.key ?? d.headers['kafka-key'] ?? '?'}  attempts=${d.failure.attempts}  ${d.failure.error}`);
     }
     cursor = body.nextCursor;
   } while (cursor);

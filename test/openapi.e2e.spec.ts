@@ -75,7 +75,7 @@ describe('OpenAPI documents', () => {
     // openapi-document.unit.spec.ts); one without @ApiOperation is marked, and fails here.
     expect(operations.filter(({ op }) => op['x-undocumented']).map(({ route }) => route)).toEqual([]);
     expect(operations.map(({ route }) => route)).toEqual(expect.arrayContaining(['GET /health/live', 'GET /health/ready']));
-    if (service !== 'analytics') expect(operations.map(({ route }) => route)).toContain('GET /api/admin/dead-letters');
+    expect(operations.map(({ route }) => route)).toContain('GET /api/admin/dead-letters');
     for (const { route, op } of operations) {
       expect({ route, missingExamples: exampleRequest('', op).missing }).toEqual({ route, missingExamples: [] });
       expect({ route, success: Object.keys(op.responses).some((status) => status.startsWith('2')) }).toEqual({ route, success: true });

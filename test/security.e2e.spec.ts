@@ -116,6 +116,22 @@ describe('security', () => {
     expect((await api.admin('analytics', 'POST', '/api/analytics/archives/verifications', { topic: 'no-such-topic' })).status).toBe(400);
   });
 
+  it("serves every service's dead letters, Analytics' among them, to an admin only", async () => {
+    for (const service of ['order', 'payment', 'inventory', 'analytics', 'notification'] as const) {
+      for (const [method, path] of [
+        ['GET', '/api/admin/dead-letters'],
+        ['GET', `/api/admin/dead-letters/${service}:1`],
+        ['POST', '/api/admin/dead-letters/replay'],
+        ['POST', `/api/admin/dead-letters/${service}:1/replay`],
+        ['DELETE', '/api/admin/dead-letters'],
+        ['DELETE', `/api/admin/dead-letters/${service}:1`],
+      ]) {
+        expect({ service, method, path, status: (await api.request(service, method, path)).status }).toEqual({ service, method, path, status: 401 });
+      }
+      expect((await api.admin(service, 'GET', '/api/admin/dead-letters')).status).toBe(200);
+    }
+  });
+
   it('refuses at the door an order whose total no contract could carry', async () => {
     const customer = uniq('cust');
     await api.account(customer, 1_000_000_000);

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
+import type { ProducedRecord } from '@app/messaging';
 import { pglitePoolDriver } from '@app/persistence';
 import type { SmtpSink } from '@app/platform';
 import { startEmbedded } from '../../services/embedded/src/embedded';
@@ -9,10 +11,11 @@ import { Fingerprint, type Query } from './fingerprint';
 export type { ServiceName } from './distributed';
 
 /** The distributed system of the e2e suite: the launcher's handle plus the fingerprint. */
-export type DistributedSystem = LaunchedSystem & { fingerprint: Fingerprint };
+export type DistributedSystem = LaunchedSystem & { fingerprint: Fingerprint; produceToStream: SystemUnderTest['produceToStream'] };
 
 export interface SystemUnderTest {
-  urls: { order: string; payment: string; inventory: string; analytics: string; notification: string };
+  /** The console only in the embedded mode (the distributed launcher does not start it). */
+  urls: { order: string; payment: string; inventory: string; analytics: string; notification: string; console?: string };
   adminToken: string;
   /** Where the analytics archive is (Azurite), for reading the blobs directly. */
   blobConnectionString: string;
@@ -21,6 +24,8 @@ export interface SystemUnderTest {
   smtp?: SmtpSink;
   /** Row counts of every service's tables, read through each service's own database. */
   fingerprint: Fingerprint;
+  /** Appends records to a topic of the system's event stream (the in-memory log, or its namespace's topic on Kafka), as a broken producer would. */
+  produceToStream(topic: string, records: ProducedRecord[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,6 +79,7 @@ export async function startSystem(env: NodeJS.ProcessEnv = {}): Promise<SystemUn
     archiveContainer: 'analytics-archive',
     smtp: system.smtp,
     fingerprint: new Fingerprint(Object.fromEntries(services.map((s) => [s, { query: query(s), schema: s }]))),
+    produceToStream: (topic, records) => system.stream.produce(topic, records),
     stop: () => system.stop(),
   };
 }
@@ -94,6 +100,19 @@ export async function startDistributedSystem(env: NodeJS.ProcessEnv = {}): Promi
   return {
     ...system,
     fingerprint,
+    produceToStream: async (topic, records) => {
+      const producer = new Kafka({
+        clientId: 'e2e-producer',
+        brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+        logLevel: logLevel.NOTHING,
+      }).producer();
+      await producer.connect();
+      try {
+        await producer.send({ topic: `${system.namespace}${topic}`, messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+      } finally {
+        await producer.disconnect();
+      }
+    },
     stop: async () => {
       await Promise.all(pools.map(([, pool]) => pool.end()));
       await system.stop();

@@ -17,6 +17,7 @@ export * from './dead-letter-hook';
 export * from './memory/in-memory.transport';
 export * from './nest/messaging.runtime';
 export * from './nest/dead-letters.http';
+export * from './nest/queue-dead-letters';
 export * from './nest/service-kit';
 export * from './nest/infrastructure';
 export * from './rabbitmq/rabbitmq.transport';

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { InMemoryEventStream, LOGGER, serviceKit, SQL_DATABASE, type ServiceInfrastructure } from '@app/messaging';
+import { DEAD_LETTER_SOURCE, DeadLettersController, InMemoryEventStream, LOGGER, serviceKit, SQL_DATABASE, type ServiceInfrastructure } from '@app/messaging';
 import type { SqlDatabase } from '@app/persistence';
 import type { Logger } from '@app/platform';
 import { HealthController } from '@app/platform';
@@ -9,11 +9,13 @@ import { ArchivePipeline } from './archive/archive.pipeline';
 import { ARCHIVE_STORE, InMemoryArchiveStore } from './archive/archive-store';
 import { ArchiveVerifications } from './archive/archive-verifications';
 import { ArchivesHttp } from './archive/archives.http';
-import { ARCHIVE_TOPICS } from './archive/archive.topics';
+import { ARCHIVE_TOPICS, RETRY_TOPIC } from './archive/archive.topics';
 import { AzureBlobArchiveStore } from './archive/azure-blob.archive-store';
 import { ANALYTICS_CONFIG, type AnalyticsConfig } from './config';
+import { ParkedDeadLetters } from './dead-letters/parked-dead-letters';
 import { AnalyticsTables1763769600004 } from './migrations/1763769600004-analytics-tables';
 import { ArchiveManifest1764633600000 } from './migrations/1764633600000-archive-manifest';
+import { ParkedDeadLetters1765065600000 } from './migrations/1765065600000-parked-dead-letters';
 import { AnalyticsProjectionHandler, SERVICE } from './summary/analytics-projection.handlers';
 import { EventCountEntity } from './summary/event-count.entity';
 import { OrderFactEntity } from './summary/order-fact.entity';
@@ -35,18 +37,26 @@ export class AnalyticsModule {
     return {
       module: AnalyticsModule,
       imports: [TerminusModule],
-      controllers: [SummaryHttp, ArchivesHttp, HealthController],
+      controllers: [SummaryHttp, ArchivesHttp, HealthController, DeadLettersController],
       providers: [
         ...serviceKit({
           service: SERVICE,
           infrastructure,
           adminToken: config.adminToken,
           entities: [OrderFactEntity, EventCountEntity],
-          migrations: [AnalyticsTables1763769600004, ArchiveManifest1764633600000],
+          migrations: [AnalyticsTables1763769600004, ArchiveManifest1764633600000, ParkedDeadLetters1765065600000],
           streamRequired: true,
+          ownDeadLetters: true,
         }),
         { provide: ANALYTICS_CONFIG, useValue: config },
         { provide: ARCHIVE_STORE, useValue: archiveStore },
+        {
+          // The records of the dead-letter topic, parked in Analytics' database (DeadLetterParking).
+          provide: ParkedDeadLetters,
+          useFactory: (db: SqlDatabase) => new ParkedDeadLetters(db, infrastructure.stream ?? null, RETRY_TOPIC),
+          inject: [SQL_DATABASE],
+        },
+        { provide: DEAD_LETTER_SOURCE, useExisting: ParkedDeadLetters },
         {
           provide: ARCHIVE_MANIFEST,
           // The manifest lives as long as the log whose offsets it records: an in-process log

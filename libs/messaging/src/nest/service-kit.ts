@@ -14,8 +14,9 @@ import { MessagingTables1763769600000 } from '../messaging-tables.migration';
 import { OutboxStreamChannel1763769600005 } from '../outbox-stream-channel.migration';
 import { OutboxDispatch1764547200000 } from '../outbox-dispatch.migration';
 import { EVENT_STREAM, type EventStream } from '../stream/stream';
-import { DEAD_LETTER_QUEUE } from './dead-letters.http';
+import { DEAD_LETTER_SOURCE } from './dead-letters.http';
 import { MessagingRuntime, MESSAGING_RUNTIME } from './messaging.runtime';
+import { QueueDeadLetters } from './queue-dead-letters';
 
 /** The adapters a service runs on; only a service's module (or a launcher) builds one. */
 export interface ServiceInfrastructure {
@@ -59,6 +60,11 @@ export interface ServiceKitOptions {
    * others keep their stream rows in the outbox while Kafka is away and stay ready.
    */
   streamRequired?: boolean;
+  /**
+   * The service provides DEAD_LETTER_SOURCE itself (Analytics: the records it parked from its
+   * Kafka dead-letter topic); otherwise the admin API lists the service's bus dead-letter queue.
+   */
+  ownDeadLetters?: boolean;
 }
 
 class DataSourceCloser {
@@ -82,7 +88,7 @@ export function serviceKit(options: ServiceKitOptions): Provider[] {
     { provide: TRANSPORT, useValue: infra.transport },
     { provide: CLOCK, useValue: infra.clock ?? systemClock },
     { provide: ADMIN_TOKEN, useValue: options.adminToken },
-    { provide: DEAD_LETTER_QUEUE, useValue: service },
+    ...(options.ownDeadLetters ? [] : [{ provide: DEAD_LETTER_SOURCE, useValue: new QueueDeadLetters(infra.transport, service) }]),
     Lifecycle,
     {
       provide: DataSource,

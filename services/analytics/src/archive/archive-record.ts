@@ -4,7 +4,7 @@ import { contracts, envelopeSchema, upcastPayload, type Envelope } from '@app/co
  * An event as stored (what the archive keeps, byte for byte in meaning) and as the newest
  * version of its contract (what the projection reads), or poison.
  */
-export type ParsedRecord = { kind: 'event'; envelope: Envelope; newest: Envelope } | { kind: 'poison'; error: string };
+export type ParsedRecord = { kind: 'event'; envelope: Envelope; newest: Envelope } | { kind: 'poison'; error: string; stack?: string };
 
 /**
  * An event record is archived and projected only if its envelope is readable and, for a known
@@ -30,7 +30,12 @@ export function parseRecord(value: string): ParsedRecord {
   try {
     newest = upcastPayload(contract, envelope.version, envelope.payload);
   } catch (error) {
-    return { kind: 'poison', error: error instanceof Error ? error.message : String(error) };
+    // An upcaster that throws is a bug of ours: its stack says where (the console groups by it).
+    return {
+      kind: 'poison',
+      error: error instanceof Error ? error.message : String(error),
+      ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+    };
   }
   const payload = contract.schema.safeParse(newest);
   if (!payload.success)

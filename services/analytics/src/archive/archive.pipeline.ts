@@ -4,6 +4,8 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opent
 import type { Envelope } from '@app/contracts';
 import { contextFrom, serviceRegistry, serviceTracer, tracingEnabled, type Logger } from '@app/platform';
 import { ANALYTICS_CONFIG, type AnalyticsConfig } from '../config';
+import { DeadLetterParking } from '../dead-letters/dead-letter-parking';
+import { ParkedDeadLetters } from '../dead-letters/parked-dead-letters';
 import { AnalyticsProjectionHandler, SERVICE } from '../summary/analytics-projection.handlers';
 import { ARCHIVE_MANIFEST, type ArchiveManifest } from './archive-manifest';
 import { ARCHIVE_STORE, type ArchiveStore } from './archive-store';
@@ -14,10 +16,14 @@ import { Archiver } from './archiver';
 /** A batch span links at most this many events' traces. */
 const MAX_LINKS = 128;
 
-/** Starts the archiver with the application and stops it (flushing) before shutdown. */
+/**
+ * Starts the archiver with the application and stops it (flushing) before shutdown; and beside
+ * it, in the background, the parking of the dead-letter topic.
+ */
 @Injectable()
 export class ArchivePipeline {
   private archiver?: Archiver;
+  private parking?: DeadLetterParking;
   private unwatch: Array<() => void> = [];
 
   constructor(
@@ -25,6 +31,7 @@ export class ArchivePipeline {
     @Inject(ARCHIVE_STORE) private readonly store: ArchiveStore | null,
     @Inject(ARCHIVE_MANIFEST) private readonly manifest: ArchiveManifest,
     private readonly projection: AnalyticsProjectionHandler,
+    private readonly parked: ParkedDeadLetters,
     @Inject(ANALYTICS_CONFIG) private readonly config: AnalyticsConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -39,6 +46,12 @@ export class ArchivePipeline {
       { topic: RETRY_TOPIC, partitions: 1 },
       { topic: DEAD_LETTER_TOPIC, partitions: 1 },
     ]);
+    // Not awaited: its group join must not hold up the HTTP port (see DeadLetterParking).
+    this.parking = new DeadLetterParking(this.stream, this.parked, this.logger.child({ component: 'dead-letters' }), {
+      groupId: `${this.config.archiveGroupId}.dead-letters`,
+      topic: DEAD_LETTER_TOPIC,
+    });
+    this.parking.start();
     const registry = serviceRegistry(SERVICE);
     const metrics = archiveMetrics(registry);
     const stream = this.stream;
@@ -67,8 +80,10 @@ export class ArchivePipeline {
         commits: () => archiver.commits(),
         lag: async () => (await Promise.all(archiver.topics.map(async (t) => lagOf(t, await stream.watermarks(t), await stream.committed(groupId, t))))).flat(),
       }),
-      // Nothing consumes the dead-letter topic: every record in it is parked (until retention).
-      deadLetterMetrics(registry).watch('stream', async () => (await stream.watermarks(DEAD_LETTER_TOPIC)).reduce((n, m) => n + (m.high - m.low), 0)),
+      // The dead letters an operator has not replayed or purged yet: the parked rows (a record
+      // just dead-lettered counts once it is parked, a moment later), not the topic's records,
+      // which stay until retention whatever is done with them.
+      deadLetterMetrics(registry).watch('stream', () => this.parked.count()),
     ];
   }
 
@@ -99,6 +114,7 @@ export class ArchivePipeline {
 
   async beforeApplicationShutdown(): Promise<void> {
     for (const stop of this.unwatch) stop();
+    await this.parking?.stop();
     await this.archiver?.stop();
   }
 }

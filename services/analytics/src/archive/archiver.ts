@@ -293,18 +293,26 @@ export class Archiver {
     }
     const parsed = parseRecord(record.value);
     if (parsed.kind === 'event') return parsed;
-    const origin =
-      record.topic === this.options.retryTopic
-        ? { topic: record.headers['x-original-topic'], partition: record.headers['x-original-partition'], offset: record.headers['x-original-offset'] }
-        : { topic: record.topic, partition: String(record.partition), offset: String(record.offset) };
+    const retried = record.topic === this.options.retryTopic;
+    const origin = retried
+      ? { topic: record.headers['x-original-topic'], partition: record.headers['x-original-partition'], offset: record.headers['x-original-offset'] }
+      : { topic: record.topic, partition: String(record.partition), offset: String(record.offset) };
+    const failedAt = new Date().toISOString();
     const headers: Record<string, string> = {
+      // The record's own headers (message-id, message-type, source) name it even when its value is unreadable.
+      ...Object.fromEntries(Object.entries(record.headers).filter(([name]) => !name.startsWith('x-'))),
       'x-error': parsed.error.slice(0, 1000),
+      ...(parsed.stack ? { 'x-error-stack': parsed.stack.slice(0, 2000) } : {}),
       'x-original-topic': String(origin.topic),
       'x-original-partition': String(origin.partition),
       'x-original-offset': String(origin.offset),
-      'x-failed-at': new Date().toISOString(),
+      // Reads that found it poison: one on its own topic, one per pass through the retry topic
+      // (a dead letter replayed by an operator passes through it again).
+      'x-attempts': String(retried ? (Number(record.headers['x-attempts']) || 1) + 1 : 1),
+      'x-first-failed-at': (retried && (record.headers['x-first-failed-at'] ?? record.headers['x-failed-at'])) || failedAt,
+      'x-failed-at': failedAt,
     };
-    if (record.topic === this.options.retryTopic) {
+    if (retried) {
       await this.stream.produce(this.options.deadLetterTopic, [{ key: record.key, value: record.value, headers }]);
       this.logger.error('poison event dead-lettered', { ...headers });
     } else {

@@ -6,8 +6,8 @@ import { SessionGuard, type SessionRequest } from '../session/session.guard';
 import { expectOk, UpstreamClient } from '../upstream';
 import { describe, type FailedMessage, groupFailures, type ListedDeadLetter } from './grouping';
 
-/** The services whose bus consumers dead-letter (Analytics' Kafka dead-letter topic has no API yet). */
-const SERVICES = ['order', 'payment', 'inventory', 'notification'] as const;
+/** The services that dead-letter: the bus consumers, and Analytics (the records it parked from its Kafka dead-letter topic). */
+const SERVICES = ['order', 'payment', 'inventory', 'notification', 'analytics'] as const;
 type Service = (typeof SERVICES)[number];
 /** How many dead letters of each service the console reads (the admin API lists up to 200 a page). */
 const MAX_PER_SERVICE = 1000;
@@ -52,7 +52,7 @@ export class FailedMessagesHttp {
     return describe(s, expectOk(s, reply), (m) => retries.get(m) ?? 0);
   }
 
-  /** Each one back to the queue it was dead-lettered from; its attempts start again. */
+  /** Each one back to the queue it was dead-lettered from (Analytics: its retry topic); its attempts start again. */
   @Post('retry')
   @HttpCode(200)
   async retry(@Body() body: unknown, @Req() req: SessionRequest) {

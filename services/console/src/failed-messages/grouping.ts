@@ -65,12 +65,30 @@ function envelopeField(message: unknown, field: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * A dead letter of Analytics is a Kafka record it could not read: its value may be no envelope
+ * at all, so the record's own headers name it (`message-type`, `message-id`, its key the order
+ * id), and its error is a reading's verdict ("invalid envelope: ...", "not valid JSON"), whose
+ * type is what comes before the details.
+ */
+function analyticsFields(d: ListedDeadLetter): { messageType?: string; messageId?: string; orderId?: string; errorType?: string } {
+  const header = (name: string) => (typeof d.headers[name] === 'string' && d.headers[name] ? (d.headers[name] as string) : undefined);
+  const verdict = /^([^:]{1,80}):/.exec(d.failure.error)?.[1];
+  return {
+    messageType: header('message-type') ?? `unreadable record of ${d.routingKey}`,
+    messageId: header('message-id'),
+    orderId: header('kafka-key'),
+    errorType: d.failure.stack ? undefined : verdict,
+  };
+}
+
 export function describe(service: string, d: ListedDeadLetter, retriesOf: (messageId: string) => number): FailedMessage {
-  const messageType = envelopeField(d.message, 'type') ?? String(d.headers.type ?? d.routingKey);
-  const messageId = envelopeField(d.message, 'messageId');
+  const analytics = service === 'analytics' ? analyticsFields(d) : {};
+  const messageType = envelopeField(d.message, 'type') ?? analytics.messageType ?? String(d.headers.type ?? d.routingKey);
+  const messageId = envelopeField(d.message, 'messageId') ?? analytics.messageId;
   const payload = typeof d.message === 'object' && d.message ? (d.message as Record<string, unknown>).payload : undefined;
-  const orderId = envelopeField(payload, 'orderId') ?? envelopeField(d.message, 'key');
-  const type = errorType(d.failure.error, d.failure.stack);
+  const orderId = envelopeField(payload, 'orderId') ?? envelopeField(d.message, 'key') ?? analytics.orderId;
+  const type = analytics.errorType ?? errorType(d.failure.error, d.failure.stack);
   const frame = firstFrameOfOurs(d.failure.stack);
   return {
     ...d,

@@ -44,4 +44,50 @@ describe('grouping failed messages', () => {
       ['o-b', 2],
     ]);
   });
+
+  it("reads Analytics' dead letters, Kafka records perhaps unreadable, by their headers and the reading's verdict", () => {
+    const at = '2026-12-07T10:00:00.000Z';
+    const parked = (id: string, error: string, message: unknown, headers: Record<string, unknown>, stack?: string): ListedDeadLetter => ({
+      id,
+      queue: 'analytics',
+      routingKey: 'order-events',
+      deadLetteredAt: at,
+      failure: { error, ...(stack ? { stack } : {}), attempts: 2, deliveries: 2, nonRetryable: false, firstFailedAt: at, failedAt: at },
+      headers: { 'x-original-topic': 'order-events', 'kafka-key': 'o-1', ...headers },
+      message,
+    });
+    const unreadable = describeDeadLetter(
+      'analytics',
+      parked('analytics:1', 'not valid JSON', '{not json', { 'message-type': 'OrderPlaced', 'message-id': 'm-1' }),
+      () => 1,
+    );
+    expect(unreadable).toMatchObject({ messageType: 'OrderPlaced', messageId: 'm-1', orderId: 'o-1', errorType: 'not valid JSON', retries: 1 });
+    const invalid = [
+      parked('analytics:2', 'invalid envelope: messageId: Invalid input', { foo: 1 }, {}),
+      parked('analytics:3', 'invalid envelope: (root): expected object', 'null', {}),
+    ].map((d) => describeDeadLetter('analytics', d, () => 0));
+    expect(invalid.map((m) => [m.messageType, m.errorType, m.frame, m.orderId])).toEqual([
+      ['unreadable record of order-events', 'invalid envelope', '(no frame of ours)', 'o-1'],
+      ['unreadable record of order-events', 'invalid envelope', '(no frame of ours)', 'o-1'],
+    ]);
+    expect(groupFailures(invalid)).toHaveLength(1);
+    // An upcaster that threw: its stack names the type and our frame.
+    const upcast = describeDeadLetter(
+      'analytics',
+      parked(
+        'analytics:4',
+        'no upcaster from v3',
+        { type: 'OrderPlaced', messageId: 'm-4', key: 'o-4', payload: { orderId: 'o-4' } },
+        {},
+        'RangeError: no upcaster from v3\n    at upcastPayload (/repo/dist/libs/contracts/src/versioning.js:20:11)',
+      ),
+      () => 0,
+    );
+    expect(upcast).toMatchObject({
+      messageType: 'OrderPlaced',
+      orderId: 'o-4',
+      errorType: 'RangeError',
+      frame: 'upcastPayload (libs/contracts/src/versioning.js)',
+    });
+  });
 });
