@@ -77,7 +77,7 @@ describe.each<BrowserName>(['chromium', 'firefox'])('the operations console in %
     opened = await openBrowser(browser);
     ({ context, page } = opened);
     page.setDefaultTimeout(WAIT);
-  }, 60_000);
+  }, 120_000); // a cold Firefox on a busy 2-core machine has taken 20 s to start
   afterAll(() => opened?.close());
 
   it('refuses a wrong token, and signs in with the admin token into an HTTP-only session', async () => {
