@@ -6,7 +6,7 @@
 #                           tools the tests use: the Node versions they run on (.run/node/),
 #                           docker-compose (to validate the compose file), kubectl (kustomize),
 #                           Prometheus (promtool, and a Prometheus the dashboard tests run) and
-#                           Chromium (the console's browser tests)
+#                           Chromium and Firefox ESR (the console's browser tests)
 #   scripts/infra.sh down   stops what the project itself runs: Kafka and Azurite
 #   scripts/infra.sh status
 # npm run infra:up / infra:down call this. Each step fails loudly; nothing is skipped.
@@ -92,11 +92,16 @@ deploy_tools_up() {
   echo "tools: docker-compose $(docker-compose version --short 2>/dev/null), kubectl with kustomize, prometheus $(prometheus --version 2>&1 | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p')"
 }
 
-# The console's browser tests drive Debian's Chromium with playwright-core (which cannot
-# download a browser of its own here).
+# The console's browser tests drive Debian's Chromium and Firefox ESR with playwright-core
+# (which cannot download a browser of its own here; it speaks WebDriver BiDi to stock Firefox).
 browser_up() {
   [ -x /usr/bin/chromium ] || apt_install chromium
-  echo "browser: $(/usr/bin/chromium --version 2>/dev/null | head -1)"
+  [ -x /usr/bin/firefox-esr ] || apt_install firefox-esr
+  local b
+  for b in chromium firefox-esr; do
+    "/usr/bin/$b" --version >/dev/null 2>&1 || fail "$b is installed but does not start: /usr/bin/$b --version"
+    echo "browser: $("/usr/bin/$b" --version 2>/dev/null | head -1)"
+  done
 }
 
 azurite_up() {

@@ -3,7 +3,7 @@ import { api } from '../api';
 import { Details, ErrorNote, Json, time, useLoad } from '../components';
 
 interface FailedMessage {
-  service: 'order' | 'payment' | 'inventory';
+  service: string;
   id: string;
   messageType: string;
   messageId?: string;
@@ -28,6 +28,12 @@ interface Group {
 }
 
 const keyOf = (m: FailedMessage) => `${m.service}/${m.id}`;
+/** A retry starts the attempts again; how often the console retried a message says how long it has been failing. */
+const retried = (n: number) => (n === 0 ? '' : `; retried ${n === 1 ? 'once' : `${n} times`} from the console`);
+const backAfterRetry = (g: Group) => {
+  const n = g.messages.filter((m) => m.retries > 0).length;
+  return n ? ` · ${n} back after a retry` : '';
+};
 
 /** Every service's dead letters, grouped by failure; retry or delete one, a selection, or a group. */
 export function FailedMessagesPage() {
@@ -64,8 +70,8 @@ export function FailedMessagesPage() {
     <>
       <h1 tabIndex={-1}>Failed messages</h1>
       <p class="muted">
-        Dead letters of Order, Payment and Inventory, grouped by message type, error type and the first stack frame of our code. A retry sends a message back to
-        the queue it failed in; if it fails again it comes back to its group. (Analytics' Kafka dead-letter topic is not listed yet.)
+        Dead letters of Order, Payment, Inventory and Notification, grouped by message type, error type and the first stack frame of our code. A retry sends a
+        message back to the queue it failed in; if it fails again it comes back to its group. (Analytics' Kafka dead-letter topic is not listed yet.)
       </p>
       <ErrorNote error={error} />
       <div class="toolbar">
@@ -87,6 +93,7 @@ export function FailedMessagesPage() {
           </h2>
           <p class="muted">
             <span class="mono">{g.frame}</span> · {g.services.join(', ')} · first {time(g.firstSeen)} · last {time(g.lastSeen)}
+            {backAfterRetry(g)}
           </p>
           <p>
             <button type="button" disabled={busy} onClick={() => void act('retry', g.messages)}>
@@ -129,13 +136,13 @@ export function FailedMessagesPage() {
                     )}
                   </td>
                   <td>{time(m.deadLetteredAt)}</td>
-                  <td class="num">{m.failure.attempts}</td>
-                  <td class="num">{m.retries}</td>
+                  <td class="num attempts">{m.failure.attempts}</td>
+                  <td class="num retries">{m.retries}</td>
                   <td>
                     <Details summary={`inspect ${m.id.slice(0, 8)}`}>
                       <h3>Failure</h3>
                       <p>
-                        {m.failure.error} — {m.failure.attempts} attempts in {m.failure.deliveries} deliveries
+                        {m.failure.error} — {m.failure.attempts} attempts in {m.failure.deliveries} deliveries{retried(m.retries)}
                       </p>
                       {m.failure.stack && <pre class="json">{m.failure.stack}</pre>}
                       <h3>Headers</h3>
