@@ -17,19 +17,27 @@ interface Verification {
   id: string;
   status: 'running' | 'done' | 'failed';
   blobsRead: number;
-  report: { ok: boolean; summary: string; events: number; blobs: number } | null;
+  report: {
+    ok: boolean;
+    summary: string;
+    events: number;
+    blobs: number;
+    partitions: Array<{ topic: string; partition: number; gaps: Array<{ from: number; to: number }>; duplicates: number[] }>;
+  } | null;
   error: string | null;
 }
 
 const today = () => new Date().toISOString().slice(0, 10).replaceAll('-', '/');
 
-/** Blobs by date, topic and partition; the events of one; verify a topic, a partition, or all. */
+/** Blobs by date, topic and partition; the events of one; verify a topic, a partition (or a range of its offsets), or all. */
 export function ArchivePage() {
   const [filter, setFilter] = useState({ date: today(), topic: '', partition: '' });
   const [asked, setAsked] = useState(filter);
   const [open, setOpen] = useState<string | null>(null);
   const [verification, setVerification] = useState<Verification | null>(null);
   const [verifyError, setVerifyError] = useState<string | null>(null);
+  const [range, setRange] = useState({ fromOffset: '', toOffset: '' });
+  const partitionAsked = asked.topic !== '' && asked.partition !== '';
   const blobs = useLoad(() => api<{ items: Blob[] }>('GET', `/api/archive/blobs${query(asked)}`), [asked]);
   const events = useLoad(
     () => (open ? api<{ total: number; items: Array<Record<string, unknown>> }>('GET', `/api/archive/events${query({ name: open })}`) : Promise.resolve(null)),
@@ -42,7 +50,9 @@ export function ArchivePage() {
     try {
       const scope = {
         ...(asked.topic ? { topic: asked.topic } : {}),
-        ...(asked.topic && asked.partition !== '' ? { partition: Number(asked.partition) } : {}),
+        ...(partitionAsked ? { partition: Number(asked.partition) } : {}),
+        ...(partitionAsked && range.fromOffset !== '' ? { fromOffset: Number(range.fromOffset) } : {}),
+        ...(partitionAsked && range.toOffset !== '' ? { toOffset: Number(range.toOffset) } : {}),
       };
       let job = await api<Verification>('POST', '/api/archive/verifications', scope);
       setVerification(job);
@@ -83,9 +93,41 @@ export function ArchivePage() {
       </form>
       <section aria-labelledby="verify-h" class="verify">
         <h2 id="verify-h">Verify</h2>
-        <p class="muted">Checks that the archive holds every committed offset exactly once, for the topic and partition above (or all of them).</p>
+        <p class="muted">
+          Checks that the archive holds every committed offset exactly once, for the topic and partition above (or all of them); with a partition, for a range
+          of its offsets if given.
+        </p>
+        {partitionAsked && (
+          <div class="range">
+            <label>
+              From offset
+              <input
+                name="fromOffset"
+                type="number"
+                min={0}
+                value={range.fromOffset}
+                onInput={(e) => setRange({ ...range, fromOffset: e.currentTarget.value })}
+                placeholder="the first"
+              />
+            </label>
+            <label>
+              To offset
+              <input
+                name="toOffset"
+                type="number"
+                min={0}
+                value={range.toOffset}
+                onInput={(e) => setRange({ ...range, toOffset: e.currentTarget.value })}
+                placeholder="the last"
+              />
+            </label>
+          </div>
+        )}
         <button type="button" onClick={() => void verify()} disabled={verification?.status === 'running'}>
-          Run verify {asked.topic ? `of ${asked.topic}${asked.partition !== '' ? ` p${asked.partition}` : ''}` : 'of the whole archive'}
+          Run verify{' '}
+          {asked.topic
+            ? `of ${asked.topic}${partitionAsked ? ` p${asked.partition}` : ''}${partitionAsked && (range.fromOffset || range.toOffset) ? ` offsets ${range.fromOffset || 'first'}–${range.toOffset || 'last'}` : ''}`
+            : 'of the whole archive'}
         </button>
         <ErrorNote error={verifyError} />
         {verification && (
@@ -93,9 +135,22 @@ export function ArchivePage() {
             {verification.status === 'running'
               ? `Running… ${verification.blobsRead} blobs read`
               : verification.report
-                ? `${verification.report.ok ? 'Verdict: OK' : 'Verdict: PROBLEMS'} — ${verification.report.summary}`
+                ? `${verification.report.ok ? 'Verdict: OK' : 'Verdict: PROBLEMS'} — ${verification.report.summary} (${verification.report.events} events, ${verification.report.blobs} blobs read)`
                 : `Failed: ${verification.error}`}
           </p>
+        )}
+        {verification?.report && !verification.report.ok && (
+          <ul class="problems">
+            {verification.report.partitions
+              .filter((p) => p.gaps.length || p.duplicates.length)
+              .map((p) => (
+                <li key={`${p.topic}#${p.partition}`}>
+                  {p.topic} p{p.partition}: {p.gaps.length ? `missing ${p.gaps.map((g) => (g.from === g.to ? g.from : `${g.from}–${g.to}`)).join(', ')}` : ''}
+                  {p.gaps.length && p.duplicates.length ? '; ' : ''}
+                  {p.duplicates.length ? `twice ${p.duplicates.join(', ')}` : ''}
+                </li>
+              ))}
+          </ul>
         )}
       </section>
       <ErrorNote error={blobs.error} />

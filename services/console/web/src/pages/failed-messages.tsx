@@ -70,8 +70,9 @@ export function FailedMessagesPage() {
     <>
       <h1 tabIndex={-1}>Failed messages</h1>
       <p class="muted">
-        Dead letters of Order, Payment, Inventory and Notification, grouped by message type, error type and the first stack frame of our code. A retry sends a
-        message back to the queue it failed in; if it fails again it comes back to its group. (Analytics' Kafka dead-letter topic is not listed yet.)
+        Dead letters of Order, Payment, Inventory and Notification, and the Kafka records Analytics could not read, grouped by message type, error type and the
+        first stack frame of our code. A retry sends a message back to the queue it failed in (Analytics' through its retry topic); if it fails again it comes
+        back to its group.
       </p>
       <ErrorNote error={error} />
       <div class="toolbar">
