@@ -46,6 +46,22 @@ const MAX_BLOBS_READ = 50;
 const PAGE_SIZE = 50;
 const MAX_PAGES_SEARCHED = 20;
 const two = (n: number) => String(n).padStart(2, '0');
+const HOUR_MS = 3_600_000;
+
+/**
+ * The archive's hour folders (`yyyy/MM/dd/HH`) that may hold events from `start` to `end`: a
+ * blob sits under the hour of its first event, so the hour before `start` too, and every hour
+ * up to the one `end` falls in (stepping from `start` itself would skip that last one whenever
+ * the window crosses an hour).
+ */
+export function archiveHours(start: number, end: number): string[] {
+  const hours: string[] = [];
+  for (let hour = Math.floor(start / HOUR_MS) * HOUR_MS - HOUR_MS; hour <= end; hour += HOUR_MS) {
+    const d = new Date(hour);
+    hours.push(`${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${two(d.getUTCHours())}`);
+  }
+  return hours;
+}
 
 @Controller('api/orders')
 @UseGuards(SessionGuard)
@@ -117,10 +133,7 @@ export class OrdersHttp {
     const end = Math.min(Math.max(Date.parse(order.updatedAt), start) + 60_000, start + ARCHIVE_WINDOW_MS);
     try {
       const blobs: Array<{ name: string; from: string | null; to: string | null }> = [];
-      // A blob sits under the hour of its first event: the hour before may hold this saga's too.
-      for (let hour = start - 3_600_000; hour <= end; hour += 3_600_000) {
-        const d = new Date(hour);
-        const prefix = `${d.getUTCFullYear()}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCDate())}/${two(d.getUTCHours())}`;
+      for (const prefix of archiveHours(start, end)) {
         const page = await this.upstream.ok<{ items: typeof blobs }>(
           'analytics',
           'GET',
