@@ -80,12 +80,23 @@ export class Faults {
           target = 'RabbitMQ connection';
           note = await this.closeConnection();
           break;
-        case 'kafka-restart':
+        case 'kafka-restart': {
           target = 'Kafka';
           await kafka('down');
+          // kafka.sh stops only a broker this checkout started: another one on the port would
+          // turn this fault into none, and the soak would claim a restart it never made.
+          const stillUp = await kafka('status').then(
+            () => true,
+            () => false,
+          );
+          if (stillUp)
+            throw new Error(
+              'Kafka still answers after scripts/kafka.sh down: the broker on the port was not started by this checkout (stop it with npm run infra:down where it was started, or leave kafka-restart out of --faults)',
+            );
           await sleep(between(this.random, 2000, 8000));
           await kafka('up');
           break;
+        }
         case 'analytics-kill-after-upload': {
           const victim = pick(this.random, this.instances.of('analytics'));
           target = victim.name;
@@ -187,7 +198,7 @@ export class Faults {
   }
 }
 
-async function kafka(command: 'up' | 'down'): Promise<void> {
+async function kafka(command: 'up' | 'down' | 'status'): Promise<void> {
   await run('bash', [kafkaScript, command], { timeout: 150_000 });
 }
 
